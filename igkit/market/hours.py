@@ -132,7 +132,7 @@ def is_open(epic: str, ts_ns: int | object) -> bool:
     _, pos = _week_pos(_as_ns(ts_ns))
     minute = pos // _MIN_NS
     i = int(np.searchsorted(table[:, 0], minute, side="right")) - 1
-    return i >= 0 and minute < table[i, 1]
+    return bool(i >= 0 and minute < table[i, 1])
 
 
 def open_mask(epic: str, ts_ns: npt.ArrayLike) -> npt.NDArray[np.bool_]:

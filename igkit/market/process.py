@@ -76,6 +76,13 @@ def to_ns(value: object, what: str = "time") -> int:
         raise DataError(f"{what}: expected int nanoseconds or a tz-aware time, got {value!r}")
     if isinstance(value, int | np.integer):
         return int(value)
+    try:
+        return _convert(value, what)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise DataError(f"{what}: {value!r} is outside the nanosecond time range: {exc}") from None
+
+
+def _convert(value: object, what: str) -> int:
     if isinstance(value, np.datetime64):
         return int(value.astype("datetime64[ns]").astype(np.int64))
     if isinstance(value, str):
