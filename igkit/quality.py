@@ -239,8 +239,8 @@ def quality_of_buffer(
     now: pd.Timestamp | int | None = None,
 ) -> dict[str, Any]:
     """Quality report of what a live :class:`~igkit.ticks.TickBuffer` currently holds."""
-    snap = buf.snapshot()
-    return quality_report(snap, gap_threshold=gap_threshold, now=now)
+    ts, bid, ask = buf.arrays()
+    return quality_from_arrays(ts, bid, ask, gap_threshold=gap_threshold, now=now)
 
 
 def compare_candles(

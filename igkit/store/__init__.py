@@ -7,5 +7,6 @@ recording thread.
 from __future__ import annotations
 
 from igkit.store._parquet import list_dates, list_instruments, read_arrays, read_ticks, write_ticks
+from igkit.store._recorder import Recorder
 
-__all__ = ["list_dates", "list_instruments", "read_arrays", "read_ticks", "write_ticks"]
+__all__ = ["Recorder", "list_dates", "list_instruments", "read_arrays", "read_ticks", "write_ticks"]

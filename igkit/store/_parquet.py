@@ -192,7 +192,7 @@ def list_dates(root: str | os.PathLike[str], epic: str) -> list[_dt.date]:
     return [d for d, _ in _date_dirs(root, epic)]
 
 
-def _bound_ns(value: Any, name: str) -> int | None:
+def bound_ns(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
@@ -208,7 +208,7 @@ def _bound_ns(value: Any, name: str) -> int | None:
 
 def read_arrays(root: str | os.PathLike[str], epic: str, start: Any = None, end: Any = None) -> Arrays:
     """Like :func:`read_ticks` but returns ``(ts_ns, bid, ask)`` numpy arrays (the fast path)."""
-    lo, hi = _bound_ns(start, "start"), _bound_ns(end, "end")
+    lo, hi = bound_ns(start, "start"), bound_ns(end, "end")
     lo_day = None if lo is None else _dt.date(1970, 1, 1) + _dt.timedelta(days=lo // DAY_NS)
     hi_day = None if hi is None else _dt.date(1970, 1, 1) + _dt.timedelta(days=(hi - 1) // DAY_NS)
     files: list[tuple[str, _dt.date, Path]] = []
