@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from igkit.feeds.base import Feed, ThreadFeed
+from igkit.feeds.demo import DemoFeed
+from igkit.feeds.replay import ReplayFeed
 
-__all__ = ["Feed", "ThreadFeed"]
+__all__ = ["DemoFeed", "Feed", "ReplayFeed", "ThreadFeed"]

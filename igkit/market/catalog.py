@@ -170,6 +170,7 @@ def _other(
     )
 
 
+# fmt: off
 _OTHERS: tuple[InstrumentSpec, ...] = (
     # Indices: spread bets (DFB, £ per point) and one cash CFD.
     _other("IX.D.FTSE.DAILY.IP", "FTSE", "FTSE 100", "INDICES", 9700.0, 1.0, 1, 1.0, 0.14, "GBP",
@@ -206,6 +207,7 @@ _OTHERS: tuple[InstrumentSpec, ...] = (
     _other("CC.D.LCO.UNC.IP", "BRENT", "Oil - Brent Crude", "COMMODITIES", 64.0, 0.01, 3, 2.8, 0.30, "USD",
            1000.0, 1.0, 12, 10.0, "energy", "-"),
 )
+# fmt: on
 
 
 def _build() -> Mapping[str, InstrumentSpec]:
