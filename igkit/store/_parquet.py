@@ -206,23 +206,41 @@ def bound_ns(value: Any, name: str) -> int | None:
     return int(ts.tz_convert("UTC").as_unit("ns").value)
 
 
-def read_arrays(root: str | os.PathLike[str], epic: str, start: Any = None, end: Any = None) -> Arrays:
-    """Like :func:`read_ticks` but returns ``(ts_ns, bid, ask)`` numpy arrays (the fast path)."""
+def list_files(root: str | os.PathLike[str], epic: str, start: Any = None, end: Any = None) -> list[Path]:
+    """The files of ``epic`` in write order, only from the date directories ``[start, end)`` touches."""
     lo, hi = bound_ns(start, "start"), bound_ns(end, "end")
     lo_day = None if lo is None else _dt.date(1970, 1, 1) + _dt.timedelta(days=lo // DAY_NS)
     hi_day = None if hi is None else _dt.date(1970, 1, 1) + _dt.timedelta(days=(hi - 1) // DAY_NS)
-    files: list[tuple[str, _dt.date, Path]] = []
+    files: list[tuple[str, Path]] = []
     for date, ddir in _date_dirs(root, epic):
         if (lo_day is not None and date < lo_day) or (hi_day is not None and date > hi_day):
             continue
-        files.extend((f.name, date, f) for f in ddir.glob("part-*.parquet"))
+        files.extend((f.name, f) for f in ddir.glob("part-*.parquet"))
     # name order = write order (a write spanning midnight stamps its dates in increasing order)
     files.sort()
-    if not files:
+    return [f for _, f in files]
+
+
+def file_rows(path: Path) -> int:
+    """Rows in one file, from its footer (no data read)."""
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"unreadable Parquet file {str(path)!r}: {exc}") from exc
+
+
+def read_files(paths: list[Path], lo: int | None = None, hi: int | None = None) -> Arrays:
+    """``(ts_ns, bid, ask)`` of ``paths`` concatenated in order, keeping ``lo <= ts < hi``."""
+    if not paths:
         empty = np.empty(0, dtype=np.int64)
         return empty, np.empty(0, dtype=np.float64), np.empty(0, dtype=np.float64)
-    tables = [pq.ParquetFile(f).read() for _, _, f in files]
-    table = pa.concat_tables(tables)
+    tables = []
+    for path in paths:
+        try:
+            tables.append(pq.ParquetFile(path).read(columns=["ts", "bid", "ask"]))
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"unreadable Parquet file {str(path)!r}: {exc}") from exc
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     ts = table.column("ts").cast(pa.timestamp("ns", tz="UTC")).to_numpy().view(np.int64)
     bid = table.column("bid").to_numpy()
     ask = table.column("ask").to_numpy()
@@ -239,6 +257,12 @@ def read_arrays(root: str | os.PathLike[str], epic: str, start: Any = None, end:
         np.ascontiguousarray(bid, dtype=np.float64),
         np.ascontiguousarray(ask, dtype=np.float64),
     )
+
+
+def read_arrays(root: str | os.PathLike[str], epic: str, start: Any = None, end: Any = None) -> Arrays:
+    """Like :func:`read_ticks` but returns ``(ts_ns, bid, ask)`` numpy arrays (the fast path)."""
+    files = list_files(root, epic, start, end)
+    return read_files(files, bound_ns(start, "start"), bound_ns(end, "end"))
 
 
 def read_ticks(root: str | os.PathLike[str], epic: str, start: Any = None, end: Any = None) -> pd.DataFrame:
