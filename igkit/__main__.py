@@ -1,0 +1,5 @@
+"""``python -m igkit`` is the ``igkit`` command."""
+
+from igkit.cli import main
+
+raise SystemExit(main())
