@@ -1,0 +1,158 @@
+"""The built-in strategies: SMA crossover, Donchian breakout, RSI reversion and Bollinger bands.
+
+Each reads the ``mid`` columns of the candles, is vectorised with numpy (see ``_indicators``), and is
+causal: the signal of bar t uses bars ≤ t only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from igkit.strategy._base import Param, Strategy
+from igkit.strategy._indicators import (
+    hold_state,
+    rolling_max,
+    rolling_mean,
+    rolling_min,
+    rolling_std,
+    rsi,
+)
+
+__all__ = ["BollingerBands", "DonchianBreakout", "RsiReversion", "SmaCross"]
+
+# Two moving averages closer than this (relative to the price) count as equal: cumulative-sum rounding
+# (~1e-13 relative over millions of bars) must not flip a signal, and real quotes differ far more.
+_EQ_REL = 1e-10
+
+
+class SmaCross(Strategy):
+    """Trend following on two simple moving averages of ``mid_close``.
+
+    +1 while SMA(``fast``) > SMA(``slow``), -1 while below, 0 while either is undefined (the first
+    ``slow - 1`` bars) or the two are equal (within 1e-10 of the price). Always in the market after the
+    warm-up: a crossing reverses the position. Warm-up: ``slow`` bars.
+    """
+
+    name = "sma"
+    description = "long when the fast SMA of mid_close is above the slow one, short when below"
+    fast = Param(20, min=1, lt="slow", doc="bars in the fast moving average")
+    slow = Param(50, min=2, doc="bars in the slow moving average")
+
+    @property
+    def warmup(self) -> int:
+        return self.slow
+
+    def signals(self, candles: pd.DataFrame) -> pd.Series:
+        close = self.column(candles, "mid_close")
+        n = close.shape[0]
+        sig = np.zeros(n, dtype=np.int8)
+        if n >= self.slow:
+            # one cumulative sum of (close - close[0]) serves both windows; compare
+            # slow * sum_fast - fast * sum_slow (the SMA difference times fast * slow)
+            c = np.cumsum(close - close[0])
+            a, b = self.fast, self.slow
+            sf = c[b - 1 :] - c[b - 1 - a : n - a] if b > a else c[b - 1 :]
+            ss = c[b - 1 :].copy()
+            ss[1:] -= c[: n - b]
+            diff = sf * b - ss * a
+            tol = np.abs(close[b - 1 :]) * (_EQ_REL * a * b)
+            out = sig[b - 1 :]
+            np.greater(diff, tol, out=out.view(np.bool_))
+            out -= diff < -tol
+        return pd.Series(sig, index=candles.index, name="signal")
+
+
+class DonchianBreakout(Strategy):
+    """Turtle-style channel breakout on the ``mid`` prices.
+
+    Enters long when ``mid_close`` rises above the highest ``mid_high`` of the previous ``period`` bars
+    (the current bar excluded), short when it falls below their lowest ``mid_low``. A long is held until
+    ``mid_close`` falls below the lowest ``mid_low`` of the previous ``exit_period`` bars (then flat), or
+    an opposite breakout reverses it; a short likewise with the highest ``mid_high``.
+    Warm-up: ``period + 1`` bars.
+    """
+
+    name = "donchian"
+    description = "breakout of the N-bar high/low channel, exit on the shorter opposite channel"
+    period = Param(20, min=2, doc="bars in the entry channel")
+    exit_period = Param(10, min=1, le="period", doc="bars in the exit channel")
+
+    @property
+    def warmup(self) -> int:
+        return self.period + 1
+
+    def signals(self, candles: pd.DataFrame) -> pd.Series:
+        close = self.column(candles, "mid_close")
+        high = self.column(candles, "mid_high")
+        low = self.column(candles, "mid_low")
+        n = close.shape[0]
+        upper, lower = _previous(rolling_max(high, self.period)), _previous(rolling_min(low, self.period))
+        xup = _previous(rolling_max(high, self.exit_period))
+        xlow = _previous(rolling_min(low, self.exit_period))
+        with np.errstate(invalid="ignore"):
+            long_in, short_in = close > upper, close < lower
+            long_out, short_out = close < xlow, close > xup
+        pos = hold_state(long_in, short_in, long_out, short_out) if n else np.empty(0, np.int8)
+        return pd.Series(pos, index=candles.index, name="signal")
+
+
+class RsiReversion(Strategy):
+    """Mean reversion on Wilder's RSI of ``mid_close``.
+
+    Enters long when RSI(``period``) < ``lower`` (oversold), short when RSI > ``upper`` (overbought);
+    a long is closed once RSI ≥ ``exit`` and a short once RSI ≤ ``exit`` (flat until the next entry).
+    Needs ``0 < lower < exit < upper < 100``. Warm-up: ``period + 1`` bars.
+    """
+
+    name = "rsi"
+    description = "buy oversold / sell overbought RSI, exit at the middle level"
+    period = Param(14, min=2, doc="RSI smoothing period (Wilder)")
+    lower = Param(30.0, min=0.0, max=100.0, lt="exit", doc="oversold level: enter long below it")
+    upper = Param(70.0, min=0.0, max=100.0, gt="exit", doc="overbought level: enter short above it")
+    exit = Param(50.0, min=0.0, max=100.0, doc="level at which a position is closed")
+
+    @property
+    def warmup(self) -> int:
+        return self.period + 1
+
+    def signals(self, candles: pd.DataFrame) -> pd.Series:
+        r = rsi(self.column(candles, "mid_close"), self.period)
+        with np.errstate(invalid="ignore"):
+            pos = hold_state(r < self.lower, r > self.upper, r >= self.exit, r <= self.exit)
+        return pd.Series(pos, index=candles.index, name="signal")
+
+
+class BollingerBands(Strategy):
+    """Mean reversion on Bollinger bands of ``mid_close``.
+
+    Middle band: SMA(``period``); bands: middle ± ``width`` × the population standard deviation over the
+    same bars. Enters long when ``mid_close`` closes below the lower band, short above the upper band;
+    a long is closed once the close is back at or above the middle band, a short at or below it.
+    Warm-up: ``period`` bars.
+    """
+
+    name = "bollinger"
+    description = "fade closes outside the bands, exit at the middle band"
+    period = Param(20, min=2, doc="bars in the moving average and standard deviation")
+    width = Param(2.0, min=0.1, max=10.0, doc="band half-width in standard deviations")
+
+    @property
+    def warmup(self) -> int:
+        return self.period
+
+    def signals(self, candles: pd.DataFrame) -> pd.Series:
+        close = self.column(candles, "mid_close")
+        mid = rolling_mean(close, self.period)
+        dev = self.width * rolling_std(close, self.period)
+        with np.errstate(invalid="ignore"):
+            pos = hold_state(close < mid - dev, close > mid + dev, close >= mid, close <= mid)
+        return pd.Series(pos, index=candles.index, name="signal")
+
+
+def _previous(x: np.ndarray) -> np.ndarray:
+    """``x`` shifted one bar later (the value of the previous bar), NaN first."""
+    out = np.empty_like(x)
+    out[:1] = np.nan
+    out[1:] = x[:-1]
+    return out

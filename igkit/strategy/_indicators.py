@@ -1,0 +1,84 @@
+"""Causal indicators on numpy arrays for the built-in strategies.
+
+Every function is causal and prefix-stable: the value at bar ``t`` depends on bars ``≤ t`` only and is
+computed by a single forward pass, so a longer history never changes an earlier value (the no-look-ahead
+tests rely on this). Undefined values are NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["hold_state", "rolling_max", "rolling_mean", "rolling_min", "rolling_std", "rsi"]
+
+
+def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
+    """Simple moving average over ``n`` bars (NaN for the first ``n - 1``).
+
+    A cumulative sum of ``x - x[0]`` (small numbers, so little rounding), differenced ``n`` apart.
+    """
+    out = np.full(x.shape[0], np.nan)
+    if x.shape[0] < n:
+        return out
+    c = np.cumsum(x - x[0])
+    s = c[n - 1 :].copy()
+    s[1:] -= c[: -n]
+    out[n - 1 :] = s / n + x[0]
+    return out
+
+
+def rolling_max(x: np.ndarray, n: int) -> np.ndarray:
+    """Highest value of the last ``n`` bars including the current one (NaN for the first ``n - 1``)."""
+    return pd.Series(x).rolling(n, min_periods=n).max().to_numpy()
+
+
+def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
+    """Lowest value of the last ``n`` bars including the current one (NaN for the first ``n - 1``)."""
+    return pd.Series(x).rolling(n, min_periods=n).min().to_numpy()
+
+
+def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
+    """Population standard deviation (ddof=0) over ``n`` bars (NaN for the first ``n - 1``)."""
+    return pd.Series(x).rolling(n, min_periods=n).std(ddof=0).to_numpy()
+
+
+def rsi(close: np.ndarray, n: int) -> np.ndarray:
+    """Wilder's RSI in [0, 100]: exponential averages (alpha = 1/n) of gains and losses.
+
+    The first ``n`` bars are NaN (bar ``n`` is the first with ``n`` price changes). A bar with no losses
+    at all in its average reads 100, one with no gains 0, one with neither 50.
+    """
+    d = np.diff(close, prepend=np.nan)
+    g = np.where(d > 0, d, 0.0)
+    lo = np.where(d < 0, -d, 0.0)
+    g[:1] = np.nan
+    lo[:1] = np.nan
+    gain, loss = pd.Series(g), pd.Series(lo)
+    ag = gain.ewm(alpha=1.0 / n, adjust=False, min_periods=n, ignore_na=True).mean().to_numpy()
+    al = loss.ewm(alpha=1.0 / n, adjust=False, min_periods=n, ignore_na=True).mean().to_numpy()
+    total = ag + al
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(total > 0, 100.0 * ag / total, 50.0)
+    out[np.isnan(total)] = np.nan
+    return out
+
+
+def hold_state(
+    long_entry: np.ndarray, short_entry: np.ndarray, long_exit: np.ndarray, short_exit: np.ndarray
+) -> np.ndarray:
+    """Positions of an enter-and-hold rule, vectorised: int8 in {-1, 0, +1}.
+
+    At each bar an entry (long wins if both) sets the position; otherwise a long stays long until a
+    ``long_exit`` bar and a short stays short until a ``short_exit`` bar, then it is flat until the next
+    entry. Equivalent to the loop ``pos = +1 if long_entry else -1 if short_entry else (0 if exit else pos)``.
+    """
+    n = long_entry.shape[0]
+    idx = np.arange(n)
+    entry = np.where(long_entry, 1, np.where(short_entry, -1, 0)).astype(np.int8)
+    last_entry = np.maximum.accumulate(np.where(entry != 0, idx, -1))
+    direction = np.where(last_entry >= 0, entry[np.maximum(last_entry, 0)], 0)
+    last_lx = np.maximum.accumulate(np.where(long_exit, idx, -1))
+    last_sx = np.maximum.accumulate(np.where(short_exit, idx, -1))
+    exited = np.where(direction > 0, last_lx > last_entry, last_sx > last_entry)
+    return np.where(exited, 0, direction).astype(np.int8)
