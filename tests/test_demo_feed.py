@@ -191,3 +191,14 @@ def test_bad_instruments() -> None:
     market = SyntheticMarket(instruments=["EURUSD"])
     with pytest.raises(DataError, match="not among"):
         DemoFeed(TickHub(), ["GBPUSD"], market=market)
+
+
+def test_paced_feed_across_an_hour_boundary_delivers_every_tick() -> None:
+    hub = TickHub()
+    market = SyntheticMarket(seed=6, tick_rate=5.0, instruments=EPICS)
+    start = START + 30 * 60 * S - 30 * S  # 08:00 UTC minus 30 s: the next hour is generated ahead
+    feed = DemoFeed(hub, EPICS, market=market, speed=60.0, start=start, duration=60, name="boundary")
+    feed.start()
+    assert feed.join(10) and feed.finished
+    for e in EPICS:
+        assert_buffer_equals_market(hub, market, e, start, start + 60 * S)

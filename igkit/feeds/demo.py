@@ -5,7 +5,7 @@ market's ticks of each instrument in ``[last push, now on the market clock)`` an
 ``offer_many`` per instrument, so all instruments advance together in time order and a tick reaches its
 buffer at most about one interval after its timestamp. The windows are contiguous and half-open, so the
 feed delivers exactly ``market.ticks(epic, start, end)``. ``speed=None`` runs as fast as possible (in
-steps of one minute of market time); ``duration`` ends the feed after that much *market* time, with
+steps of five minutes of market time); ``duration`` ends the feed after that much *market* time, with
 status DISCONNECTED "finished". Stopping and starting again resumes where the market clock stopped.
 """
 
@@ -28,7 +28,9 @@ __all__ = ["DemoFeed"]
 
 log = logging.getLogger(__name__)
 
-_FAST_STEP_NS = 60 * 1_000_000_000  # market time per push when speed is None
+_FAST_STEP_NS = 300 * 1_000_000_000  # market time per push when speed is None
+_HOUR_NS = 3600 * 1_000_000_000
+_WARM_PER_STEP = 4  # instruments whose next hour is generated ahead, per paced step
 
 
 class DemoFeed(ThreadFeed):
@@ -103,6 +105,7 @@ class DemoFeed(ThreadFeed):
     def _run(self) -> None:
         from igkit.ticks import FeedStatus
 
+        wall0 = time.monotonic()  # the market clock runs from here, whatever the warm-up below costs
         if self._cursor is None:
             self._set_start(time.time_ns())
         assert self._cursor is not None
@@ -115,7 +118,11 @@ class DemoFeed(ThreadFeed):
             f"speed {'max' if speed is None else f'x{speed:g}'}",
         )
         log.info("%s: streaming %s from %d at speed %s", self.name, self.epics, cursor, speed)
-        wall0, market0 = time.monotonic(), cursor
+        for epic in self.epics:  # generate the current hour now, not inside the first paced push
+            self.market.ticks(epic, cursor, cursor + 1)
+        warm_hour, warm_i = -1, 0
+        lead = 0 if speed is None else min(_HOUR_NS // 2, int(max(60.0, 2.0 * speed) * 1e9))
+        market0 = cursor
         while not self._stopping.is_set():
             if end is not None and cursor >= end:
                 self.finished = True
@@ -130,6 +137,15 @@ class DemoFeed(ThreadFeed):
                 self._push(buffers, cursor, target)
                 cursor = self._cursor = target
             if speed is not None and (end is None or cursor < end):
+                # generate the next hour's chunks a few instruments at a time before the clock gets
+                # there, so crossing an hour never stalls one push for every instrument at once
+                nxt = (cursor // _HOUR_NS + 1) * _HOUR_NS
+                if nxt - cursor <= lead and (end is None or nxt < end):
+                    if warm_hour != nxt:
+                        warm_hour, warm_i = nxt, 0
+                    for epic in self.epics[warm_i : warm_i + _WARM_PER_STEP]:
+                        self.market.ticks(epic, nxt, nxt + 1)
+                    warm_i += _WARM_PER_STEP
                 self._stopping.wait(self.interval)
 
     def _push(self, buffers: list[TickBuffer], start: int, end: int) -> None:
