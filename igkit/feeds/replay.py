@@ -203,10 +203,7 @@ class ReplayFeed(ThreadFeed):
         else:
             groups = [(int(k), ids == k) for k in np.unique(ids)]
         for k, mask in groups:
-            if mask is None:
-                part = (ts, bid, ask)
-            else:
-                part = (ts[mask], bid[mask], ask[mask])
+            part = (ts, bid, ask) if mask is None else (ts[mask], bid[mask], ask[mask])
             sent = len(part[0])
             accepted = buffers[k].offer_many(*part)
             self.hub.count(self.name, "ticks", sent)
