@@ -216,3 +216,20 @@ def test_compare_candles_reports_one_sided_bars_and_differences() -> None:
         compare_candles(ours, theirs, columns=["ask_open"])
     with pytest.raises(DataError, match="theirs"):
         compare_candles(ours, theirs.reset_index(drop=True))
+
+
+def test_quality_of_a_live_buffer() -> None:
+    from igkit.quality import quality_of_buffer
+    from igkit.ticks import TickHub
+
+    buf = TickHub(capacity=100).buffer("CS.D.EURUSD.MINI.IP")
+    assert quality_of_buffer(buf)["ticks"] == 0
+    ts = T0.value + np.array([0, 1, 2, 12, 13], dtype=np.int64) * 1_000_000_000
+    buf.offer_many(ts, [1.0, 1.0, 1.0, 1.0, 1.0], [1.1, 1.2, 1.3, 1.4, 1.5])
+    buf.offer(int(ts[-1]), 1.0, 1.5)  # a duplicate of the last tick
+    rep = quality_of_buffer(buf, gap_threshold="5s", now=T0 + pd.Timedelta(seconds=20))
+    assert rep["ticks"] == 6
+    assert rep["gaps"] == 1 and rep["longest_gap_s"] == pytest.approx(10.0)
+    assert rep["duplicates"] == 1
+    assert rep["seconds_since_last"] == pytest.approx(7.0)
+    assert rep["spread_max"] == pytest.approx(0.5)
