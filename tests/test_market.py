@@ -403,3 +403,17 @@ def test_bad_arguments() -> None:
         m.ticks("EURUSD", "1971-01-01", "2100-01-01")
     ts, bid, ask = m.ticks("EURUSD", ns("2026-11-24 10:00"), ns("2026-11-24 09:00"))  # reversed: empty
     assert len(ts) == len(bid) == len(ask) == 0 and ts.dtype == np.int64
+
+
+def test_the_generator_runs_at_weekends_and_survives_empty_hours() -> None:
+    m = SyntheticMarket(8, tick_rate=4.0, instruments=["EURUSD"])
+    saturday = ns("2026-11-28 12:00")
+    assert not is_open("CS.D.EURUSD.MINI.IP", saturday)
+    ts, bid, ask = m.ticks("EURUSD", saturday, saturday + HOUR)
+    assert len(ts) > 1000 and (bid < ask).all()  # the Demo works at weekends; hours are a separate layer
+    sparse = SyntheticMarket(8, tick_rate=0.0005, instruments=["EURUSD"])  # ~2 ticks an hour, many empty
+    ts, bid, ask = sparse.ticks("EURUSD", saturday, saturday + 48 * HOUR)
+    hours_with_ticks = np.unique(ts // HOUR).size
+    assert 0 < hours_with_ticks < 48 and (bid < ask).all()
+    q = sparse.quote("EURUSD", saturday + 48 * HOUR)
+    assert q.ts_ns == int(ts[-1])

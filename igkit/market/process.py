@@ -59,7 +59,7 @@ _OFF_SESSION_SPREAD = 0.8  # out of session the spread is (1 + this) × the typi
 _SPREAD_JITTER = 0.10  # sd of the log spread tick to tick
 _WIDEN_PROB = 0.003  # chance that a tick's spread is widened 1.5–3×
 _MAX_SPREAD_FACTOR = 5.0
-_MAX_TICKS_PER_CALL = 200_000_000
+_MAX_TICKS_PER_CALL = 50_000_000  # ~1.2 GB of arrays
 
 # stream kinds mixed into every chunk's seed
 _K_DAYS, _K_HOURS, _K_TICKS = 1, 2, 3
@@ -284,7 +284,7 @@ class SyntheticMarket:
         if expected > _MAX_TICKS_PER_CALL:
             raise DataError(
                 f"{epic}: span {pd.Timestamp(s, tz='UTC')} → {pd.Timestamp(e, tz='UTC')} would be "
-                f"~{expected:,.0f} ticks at {self.tick_rate:g}/s; ask for a shorter span"
+                f"~{expected:,.0f} ticks at {self.tick_rate:g}/s; ask for a shorter span or a lower tick_rate"
             )
         parts_ts, parts_bid, parts_ask = [], [], []
         for hour in range(first, last + 1):
