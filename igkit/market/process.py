@@ -125,7 +125,7 @@ class _Instrument:
         self.rate = tick_rate * self.activity * 3600.0  # expected ticks per hour
         self.spread_factor = 1.0 + _OFF_SESSION_SPREAD * (1.0 - open_frac)
         self.days = np.zeros(1, dtype=np.float64)  # y at midnight of day 0, 1, ...
-        self.hour_cache: OrderedDict[int, npt.NDArray[np.float64]] = OrderedDict()
+        self.hour_cache: OrderedDict[int, tuple[npt.NDArray[np.float64], float]] = OrderedDict()
 
     def rng(self, kind: int, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.key, kind, index])
@@ -143,8 +143,9 @@ class _Instrument:
         y = (self.a**k) * (self.days[-1] + self.sd_step * np.cumsum(z * a_inv))
         self.days = np.concatenate([self.days, y])
 
-    def hour_anchors(self, day: int) -> npt.NDArray[np.float64]:
-        """y at the 25 hour boundaries of ``day``: a bridge between two daily anchors in business time."""
+    def hour_anchors(self, day: int) -> tuple[npt.NDArray[np.float64], float]:
+        """y at the 25 hour boundaries of ``day`` (a bridge between two daily anchors in business time),
+        and the day's total activity."""
         cached = self.hour_cache.get(day)
         if cached is not None:
             self.hour_cache.move_to_end(day)
@@ -157,20 +158,20 @@ class _Instrument:
         walk = np.concatenate([[0.0], np.cumsum(np.sqrt(np.diff(tau)) * z)])
         anchors = y0 + tau * (y1 - y0) + self.day_sigma * (walk - tau * walk[-1])
         anchors[0], anchors[-1] = y0, y1
-        self.hour_cache[day] = anchors
+        out = (anchors, float(w.sum()))
+        self.hour_cache[day] = out
         if len(self.hour_cache) > 64:
             self.hour_cache.popitem(last=False)
-        return anchors
+        return out
 
     def chunk(self, hour: int) -> TickArrays:
         """Every tick of the UTC hour ``hour`` (hours since the epoch)."""
         spec = self.spec
         day, h = divmod(hour, 24)
-        anchors = self.hour_anchors(day)
+        anchors, day_activity = self.hour_anchors(day)
         ya, yb = anchors[h], anchors[h + 1]
         wh = (hour - _MONDAY0_HOUR) % 168
-        week_hours = (day * 24 + np.arange(24) - _MONDAY0_HOUR) % 168
-        share = self.activity[wh] / self.activity[week_hours].sum()
+        share = self.activity[wh] / day_activity
         sigma = self.day_sigma * math.sqrt(share)
 
         rng = self.rng(_K_TICKS, hour)
