@@ -35,7 +35,7 @@ class TickHub:
         self._lock = threading.Lock()
         self._buffers: dict[str, TickBuffer] = {}
         self._sleepers: list[Any] = []  # wait_any locks, also registered in every buffer
-        self._seen: dict[int, int] = {}  # thread id → sum of totals at its last wait_any
+        self._seen = threading.local()  # .total: sum of buffer totals at this thread's last wait_any
         self._status: dict[str, tuple[FeedStatus, str, int]] = {}
         self._listeners: list[StatusListener] = []
         self._counters: dict[str, dict[str, int]] = {}
@@ -75,11 +75,10 @@ class TickHub:
         A thread's first call returns True at once if any tick exists at all, so nothing that arrived
         before the consumer started is left unseen. ``timeout=None`` waits for ever.
         """
-        key = threading.get_ident()
-        seen = self._seen.get(key, 0)
+        seen: int = getattr(self._seen, "total", 0)
         now = self._total()
         if now != seen:
-            self._seen[key] = now
+            self._seen.total = now
             return True
         if timeout is not None and timeout <= 0:
             return False
@@ -109,7 +108,7 @@ class TickHub:
                 for b in bufs:
                     b._remove_sleeper(lock)
             if now != seen:
-                self._seen[key] = now
+                self._seen.total = now
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
