@@ -165,9 +165,8 @@ def quality_from_arrays(
         out_of_order = int(np.count_nonzero(backwards))
         # gaps are about time coverage: measure them on the timestamps in time order
         gaps = np.diff(np.sort(ts)) if out_of_order else step
-        same = step == 0
-        same &= b[1:] == b[:-1]
-        same &= a[1:] == a[:-1]
+        at = np.flatnonzero(step == 0)  # rare: compare prices only where timestamps repeat
+        same = (b[at + 1] == b[at]) & (a[at + 1] == a[at])
         report.update(
             gaps=int(np.count_nonzero(gaps > threshold)),
             longest_gap_s=int(gaps.max()) / _NS,
