@@ -1,0 +1,548 @@
+"""The TLCP (Lightstreamer) server of the simulator, mountable into any ``aiohttp.web.Application``.
+
+Hand-written because no Lightstreamer server exists as a Python library; it implements what the real
+``lightstreamer-client-lib`` needs (``shared/reference/lightstreamer.md`` §6): WebSocket sessions with
+``WSOK``/``CONOK``/``PROBE``, ``control`` frames (add → ``SUBOK`` + snapshot, delete → ``UNSUB``,
+destroy), ``REQERR`` for refused items, IG's 40-item limit, session recovery over
+``POST bind_session.txt`` (``CONOK``, ``PROG``, replay, ``LOOP,0``) or the ``CONERR,20`` path, final
+``CONERR`` for bad credentials, ``END``; plus fault hooks for tests (:class:`_Faults` methods).
+
+Threads: handlers run on the aiohttp loop. ``publish`` may be called from any thread (it hops onto the
+loop with ``call_soon_threadsafe``, keeping order); the fault hooks and ``burst`` run on the loop and
+wait for it when called from another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from aiohttp import WSMsgType, web
+
+from igkit.errors import StreamError
+from igkit.sim.lightstreamer import _faults
+from igkit.sim.lightstreamer.backend import (
+    REQERR_BAD_ITEM,
+    REQERR_BAD_SCHEMA,
+    REQERR_LIMIT,
+    ItemSource,
+    Refusal,
+    StreamBackend,
+)
+from igkit.sim.lightstreamer.protocol import PROTOCOLS, Request, encode_message, parse_frame, parse_params
+from igkit.sim.lightstreamer.session import SentUpdate, Session, Table
+
+__all__ = ["LSServer", "install_lightstreamer"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_FRAME_BYTES = 1 << 20  # split outgoing batches into frames of about this size (whole lines only)
+CONERR_AUTH = 1  # final: "user/password check failed"
+CONERR_NO_SESSION = 20  # the client retries with a new session
+
+
+class _Conn:
+    """One WebSocket connection: its outbox, writer wake-up, attached session and fault state."""
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, now: float) -> None:
+        self.ws = ws
+        self.request = request
+        self.outbox: list[str] = []
+        self.wake = asyncio.Event()
+        self.session: Session | None = None
+        self.stall_until = 0.0
+        self.closed = False
+        self.close_after_flush = False
+        self.last_write = now
+
+    def send(self, line: str) -> None:
+        self.outbox.append(line)
+        self.wake.set()
+
+    def abort(self) -> None:
+        """Kill the socket without a close frame."""
+        self.closed = True
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+        self.wake.set()
+
+
+class LSServer:
+    """TLCP server state: sessions, last values per item (MERGE snapshots), the delivery log, counters.
+
+    Use :func:`install_lightstreamer` to create one inside an application.
+    """
+
+    def __init__(
+        self,
+        backend: StreamBackend,
+        *,
+        keepalive_ms: int = 5000,
+        max_items: int = 40,
+        history: int = 50_000,
+        session_timeout_s: float = 60.0,
+        request_limit: int = 50_000,
+    ) -> None:
+        self.backend = backend
+        self.keepalive_ms = keepalive_ms
+        self.max_items = max_items
+        self.history = history
+        self.session_timeout_s = session_timeout_s
+        self.request_limit = request_limit
+        self.allow_recovery = True  # False: answer every recovery with CONERR,20 (client re-creates)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._sessions: dict[str, Session] = {}
+        self._conns: set[_Conn] = set()
+        self._state: dict[str, dict[str, str | None]] = {}
+        self._log: dict[str, list[SentUpdate]] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._expired: set[str] = set()
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("creates", "creates_refused", "ws_binds", "binds_refused", "recoveries", "recoveries_refused",
+             "subscriptions", "reqerr", "malformed", "probes", "ends"), 0)  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<LSServer sessions={len(self._sessions)} items={len(self._state)}>"
+
+    # -- loop plumbing ---------------------------------------------------------------------------------
+    async def _on_startup(self, app: web.Application) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        for sess in list(self._sessions.values()):
+            self._close_session(sess)
+        for conn in list(self._conns):
+            conn.abort()
+
+    def _in_loop(self) -> bool:
+        return threading.get_ident() == self._loop_thread
+
+    def _call(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
+        """Run ``fn`` on the server loop and return its result (directly when already on the loop)."""
+        if self._loop is None:
+            raise StreamError("LSServer: the application is not running yet (no event loop)")
+        if self._in_loop():
+            return fn()
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def sync(self, timeout: float = 10.0) -> None:
+        """Wait until everything scheduled so far (e.g. ``publish`` calls) has been processed."""
+        self._call(lambda: None, timeout)
+
+    # -- publishing ------------------------------------------------------------------------------------
+    def publish(self, item: str, values: Mapping[str, str | None]) -> None:
+        """Push new values for ``item`` (fields left out are unchanged) to every subscribed session.
+
+        Thread-safe and non-blocking; calls from one thread are processed in order.
+        """
+        if self._loop is None:
+            raise StreamError("LSServer.publish: the application is not running yet (no event loop)")
+        if self._in_loop():
+            self._publish(item, dict(values))
+        else:
+            self._loop.call_soon_threadsafe(self._publish, item, dict(values))
+
+    def _publish(self, item: str, values: dict[str, str | None]) -> None:
+        state = self._state.setdefault(item, {})
+        state.update(values)
+        for sess in list(self._sessions.values()):
+            for table, idx in sess.by_item.get(item, ()):
+                self._send_row(sess, table, idx, [state.get(f) for f in table.fields], snapshot=False)
+
+    def _send_row(self, sess: Session, table: Table, idx: int, row: list[str | None], *, snapshot: bool) -> None:
+        line = sess.update_line(table, idx, row)
+        prog = self._emit(sess, line)
+        entry = SentUpdate(sess.id, table.sub_id, table.items[idx], dict(zip(table.fields, row, strict=True)),
+                           snapshot, prog)  # fmt: skip
+        with self._lock:
+            self._log.setdefault(entry.item, []).append(entry)
+
+    def _emit(self, sess: Session, line: str) -> int:
+        prog = sess.record(line)
+        conn = sess.conn
+        if conn is not None and not conn.closed:
+            conn.send(line)
+            if prog:
+                sess.sent_prog = prog
+        return prog
+
+    # -- fault hooks (any thread; see igkit.sim.lightstreamer._faults) -------------------------------------
+    def drop(self, how: str, *, code: int = 41, seconds: float | None = None, session_id: str | None = None) -> int:
+        """Break transports: ``abort``, ``close``, ``end`` (``END,<code>``) or ``stall`` (for ``seconds``)."""
+        return _faults.drop(self, how, code=code, seconds=seconds, session_id=session_id)
+
+    def send_malformed(self, kind: str = "unknown") -> int:
+        """Send a malformed line (``unknown``: ignored by the client; ``update``: unparsable ``U``)."""
+        return _faults.send_malformed(self, kind)
+
+    def expire_credentials(self) -> int:
+        """Expire current sessions' passwords: later creates get ``CONERR,1``, binds ``CONERR,20``."""
+        return _faults.expire_credentials(self)
+
+    def burst(self, item: str, n: int, make: Callable[[int], Mapping[str, str | None]] | None = None) -> None:
+        """Publish ``n`` updates for ``item`` at once (values from ``make(i)`` or ``backend.make_update``)."""
+        _faults.burst(self, item, n, make)
+
+    # -- inspection (any thread) -----------------------------------------------------------------------
+    def updates(self, item: str, *, session_id: str | None = None, snapshot: bool | None = None) -> list[SentUpdate]:
+        """``U`` notifications generated for ``item`` (optionally one session's, only/no snapshots)."""
+        with self._lock:
+            rows = list(self._log.get(item, ()))
+        return [
+            r for r in rows
+            if (session_id is None or r.session_id == session_id) and (snapshot is None or r.snapshot == snapshot)
+        ]  # fmt: skip
+
+    def last_values(self, item: str) -> dict[str, str | None]:
+        """The merged last values published for ``item`` (what a MERGE snapshot shows)."""
+        return self._call(lambda: dict(self._state.get(item, {})))
+
+    def session_ids(self) -> list[str]:
+        return self._call(lambda: [s.id for s in self._sessions.values() if not s.closed])
+
+    def subscribed_items(self) -> set[str]:
+        """Items with at least one subscription in a live session."""
+        return self._call(self._items_now)
+
+    def _items_now(self) -> set[str]:
+        out: set[str] = set()
+        for s in self._sessions.values():
+            out |= s.items()
+        return out
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> bool:
+        """Poll ``predicate`` (from a test thread) until it is true or ``timeout`` seconds pass."""
+        end = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(interval)
+
+    # -- WebSocket transport ---------------------------------------------------------------------------
+    async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=4 << 20)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="expected a WebSocket with a TLCP subprotocol")
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        conn = _Conn(ws, request, loop.time())
+        self._conns.add(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    break
+                for req in parse_frame(msg.data):
+                    self._ws_request(conn, req)
+        except Exception:  # the socket died under us (abort, reset)
+            log.debug("TLCP socket ended with an error", exc_info=True)
+        finally:
+            conn.closed = True
+            conn.wake.set()
+            self._detach(conn)
+            self._conns.discard(conn)
+            writer.cancel()
+        return ws
+
+    async def _writer(self, conn: _Conn) -> None:
+        loop = asyncio.get_running_loop()
+        while not conn.closed:
+            ka = conn.session.keepalive_ms if conn.session is not None else self.keepalive_ms
+            probe_s = 0.8 * ka / 1000.0
+            now = loop.time()
+            if conn.stall_until > now:
+                wait: float | None = min(conn.stall_until - now, probe_s)
+                lines: list[str] = []
+            elif conn.outbox:
+                lines, conn.outbox = conn.outbox, []
+                wait = None
+            elif conn.session is not None and now - conn.last_write >= probe_s:
+                lines, wait = ["PROBE"], None
+                self.stats["probes"] += 1
+            else:
+                lines, wait = [], probe_s - (now - conn.last_write)
+            if wait is not None:
+                conn.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(conn.wake.wait(), max(wait, 0.001))
+                continue
+            try:
+                for frame in _frames(lines):
+                    await conn.ws.send_str(frame)
+            except Exception:
+                conn.closed = True
+                break
+            conn.last_write = loop.time()
+            if conn.close_after_flush and not conn.outbox:
+                conn.closed = True
+                await conn.ws.close()
+
+    def _ws_request(self, conn: _Conn, req: Request) -> None:
+        verb = req.verb
+        params = req.params[0] if req.params else {}
+        if verb == "wsok":
+            conn.send("WSOK")
+        elif verb == "create_session":
+            self._create(conn, params)
+        elif verb == "bind_session":
+            self._bind(conn, params)
+        elif verb == "control":
+            if conn.session is None or conn.session.closed:
+                conn.send("ERROR,11," + encode_message("control request without a bound session"))
+            else:
+                for p in req.params:
+                    self._control(conn, conn.session, p)
+        elif verb in ("heartbeat", "msg"):
+            pass
+        else:
+            log.debug("TLCP: ignoring unknown request %r", verb)
+
+    # -- sessions --------------------------------------------------------------------------------------
+    def _refuse(self, conn: _Conn, code: int, message: str) -> None:
+        conn.send(f"CONERR,{code},{encode_message(message)}")
+        conn.close_after_flush = True
+
+    def _create(self, conn: _Conn, p: dict[str, str]) -> None:
+        self.stats["creates"] += 1
+        old = self._sessions.get(p.get("LS_old_session", ""))
+        if old is not None:
+            self._close_session(old)
+        user = p.get("LS_user")
+        password = p.get("LS_password", "")
+        ok = password not in self._expired and self.backend.authenticate(user, password)
+        if not ok:
+            self.stats["creates_refused"] += 1
+            log.info("TLCP: refused a session for user %r (bad credentials)", user)
+            self._refuse(conn, CONERR_AUTH, "User/password check failed")
+            return
+        ka = _int(p.get("LS_keepalive_millis"), self.keepalive_ms)
+        sess = Session(f"S{next(self._ids):x}{int(time.time() * 1000) % 0xFFFFFF:x}", user, password, ka, self.history)
+        self._sessions[sess.id] = sess
+        self._attach(conn, sess)
+        conn.send(f"CONOK,{sess.id},{self.request_limit},{ka},*")
+
+    def _bind(self, conn: _Conn, p: dict[str, str]) -> None:
+        sess = self._sessions.get(p.get("LS_session", ""))
+        if sess is None or sess.closed or sess.password in self._expired:
+            self.stats["binds_refused"] += 1
+            self._refuse(conn, CONERR_NO_SESSION, "session not found")
+            return
+        self.stats["ws_binds"] += 1
+        sess.keepalive_ms = _int(p.get("LS_keepalive_millis"), sess.keepalive_ms)
+        self._attach(conn, sess)
+        conn.send(f"CONOK,{sess.id},{self.request_limit},{sess.keepalive_ms},*")
+        rf = p.get("LS_recovery_from")
+        if rf is not None:
+            lines = sess.after(_int(rf, -1))
+            if lines is None:
+                self._close_session(sess)
+                self._refuse(conn, CONERR_NO_SESSION, "cannot recover")
+                return
+            conn.send(f"PROG,{rf}")
+            conn.outbox.extend(lines)
+        else:
+            conn.outbox.extend(line for n, line in sess.history if n > sess.sent_prog)
+        sess.sent_prog = sess.prog
+
+    def _attach(self, conn: _Conn, sess: Session) -> None:
+        old = sess.conn
+        if old is not None and old is not conn:
+            old.session = None
+            old.abort()
+        if sess.expiry is not None:
+            sess.expiry.cancel()
+            sess.expiry = None
+        sess.conn = conn
+        conn.session = sess
+
+    def _detach(self, conn: _Conn) -> None:
+        sess = conn.session
+        conn.session = None
+        if sess is None or sess.conn is not conn:
+            return
+        sess.conn = None
+        if not sess.closed and self._loop is not None:
+            sess.expiry = self._loop.call_later(self.session_timeout_s, self._expire_session, sess)
+
+    def _expire_session(self, sess: Session) -> None:
+        if sess.conn is None and not sess.closed:
+            log.debug("TLCP: session %s expired while detached", sess.id)
+            self._close_session(sess)
+
+    def _close_session(self, sess: Session) -> None:
+        if sess.closed:
+            return
+        sess.closed = True
+        before = self._items_now()
+        self._sessions.pop(sess.id, None)
+        if sess.expiry is not None:
+            sess.expiry.cancel()
+        self._notify_items(before, self._items_now())
+
+    def _notify_items(self, before: set[str], after: set[str]) -> None:
+        for name, items in (("item_started", after - before), ("item_stopped", before - after)):
+            hook = getattr(self.backend, name, None)
+            if hook is None:
+                continue
+            for item in sorted(items):
+                try:
+                    hook(item)
+                except Exception:
+                    log.exception("TLCP backend %s(%r) failed", name, item)
+
+    # -- HTTP recovery -----------------------------------------------------------------------------------
+    async def _bind_txt(self, request: web.Request) -> web.Response:
+        p = dict(request.query)
+        p.update(parse_params(await request.text()))
+        sess = self._sessions.get(p.get("LS_session", ""))
+        rf = p.get("LS_recovery_from")
+        lines = None if sess is None or rf is None else sess.after(_int(rf, -1))
+        if sess is None or sess.closed or lines is None or not self.allow_recovery or sess.password in self._expired:
+            self.stats["recoveries_refused"] += 1
+            if sess is not None and rf is not None:
+                self._close_session(sess)
+            return _txt(f"CONERR,{CONERR_NO_SESSION},{encode_message('session cannot be recovered')}")
+        self.stats["recoveries"] += 1
+        old = sess.conn
+        if old is not None:
+            old.session = None
+            old.abort()
+            sess.conn = None
+        sess.sent_prog = sess.prog
+        if sess.expiry is None and self._loop is not None:
+            sess.expiry = self._loop.call_later(self.session_timeout_s, self._expire_session, sess)
+        body = [f"CONOK,{sess.id},{self.request_limit},{sess.keepalive_ms},*", f"PROG,{rf}", *lines, "LOOP,0"]
+        return _txt("\r\n".join(body))
+
+    # -- control requests ------------------------------------------------------------------------------
+    def _control(self, conn: _Conn, sess: Session, p: dict[str, str]) -> None:
+        op = p.get("LS_op", "")
+        req = p.get("LS_reqId", "0")
+        ack = p.get("LS_ack", "true") != "false"
+        if op == "add":
+            self._add(sess, p, req, ack)
+        elif op == "delete":
+            before = self._items_now()
+            table = sess.remove_table(_int(p.get("LS_subId"), -1))
+            if table is None:
+                self._reqerr(sess, req, 19, f"subscription {p.get('LS_subId')} not found")
+                return
+            if ack:
+                self._emit(sess, f"REQOK,{req}")
+            self._emit(sess, f"UNSUB,{table.sub_id}")
+            self._notify_items(before, self._items_now())
+        elif op == "destroy":
+            self._close_session(sess)
+            conn.close_after_flush = True
+            conn.wake.set()
+        elif ack:
+            self._emit(sess, f"REQOK,{req}")
+
+    def _reqerr(self, sess: Session, req: str, code: int, message: str) -> None:
+        self.stats["reqerr"] += 1
+        self._emit(sess, f"REQERR,{req},{code},{encode_message(message)}")
+
+    def _add(self, sess: Session, p: dict[str, str], req: str, ack: bool) -> None:
+        sub_id = _int(p.get("LS_subId"), -1)
+        mode = p.get("LS_mode", "MERGE")
+        items = p.get("LS_group", "").split()
+        fields = p.get("LS_schema", "").split()
+        adapter = p.get("LS_data_adapter")
+        if not items:
+            return self._reqerr(sess, req, REQERR_BAD_ITEM, "empty item group")
+        if not fields:
+            return self._reqerr(sess, req, REQERR_BAD_SCHEMA, "empty field schema")
+        if sess.item_count() + len(items) > self.max_items:
+            return self._reqerr(
+                sess, req, REQERR_LIMIT,
+                f"subscription limit reached: {sess.item_count()} items subscribed, {len(items)} more "
+                f"would exceed {self.max_items}",
+            )  # fmt: skip
+        sources: list[ItemSource] = []
+        for item in items:
+            got = self.backend.resolve(item, list(fields), mode, adapter)
+            if isinstance(got, Refusal):
+                return self._reqerr(sess, req, got.code, got.message)
+            sources.append(got)
+        before = self._items_now()
+        table = Table(sub_id, tuple(items), tuple(fields), mode, adapter, p.get("LS_snapshot") == "true")
+        sess.add_table(table)
+        self.stats["subscriptions"] += 1
+        if ack:
+            self._emit(sess, f"REQOK,{req}")
+        self._emit(sess, f"SUBOK,{sub_id},{len(items)},{len(fields)}")
+        if table.snapshot:
+            for idx, (item, src) in enumerate(zip(items, sources, strict=True)):
+                self._snapshot(sess, table, idx, item, src)
+        self._notify_items(before, self._items_now())
+        return None
+
+    def _snapshot(self, sess: Session, table: Table, idx: int, item: str, src: ItemSource) -> None:
+        if table.mode == "DISTINCT":
+            running: dict[str, str | None] = {}
+            for event in src.snapshot or ():
+                running.update(event)
+                self._send_row(sess, table, idx, [running.get(f) for f in table.fields], snapshot=True)
+            self._emit(sess, f"EOS,{table.sub_id},{idx + 1}")
+            return
+        if src.snapshot:
+            self._state.setdefault(item, {}).update(src.snapshot[-1])
+        state = self._state.get(item)
+        if state:
+            self._send_row(sess, table, idx, [state.get(f) for f in table.fields], snapshot=True)
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
+
+
+def _txt(body: str) -> web.Response:
+    return web.Response(text=body + "\r\n", content_type="text/enriched")
+
+
+def _frames(lines: list[str]) -> Iterator[str]:
+    """Join lines into frames of whole lines, each under ~1 MiB."""
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        if chunk and size + len(line) > _FRAME_BYTES:
+            yield "\r\n".join(chunk) + "\r\n"
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 2
+    if chunk:
+        yield "\r\n".join(chunk) + "\r\n"
+
+
+def install_lightstreamer(app: web.Application, backend: StreamBackend, **options: Any) -> LSServer:
+    """Mount a TLCP server on ``app`` (routes under ``/lightstreamer``) and return it.
+
+    ``options`` go to :class:`LSServer` (``keepalive_ms``, ``max_items``, ``history``,
+    ``session_timeout_s``, ``request_limit``). Call before the application starts.
+    """
+    server = LSServer(backend, **options)
+    app.router.add_get("/lightstreamer", server._ws_handler)
+    app.router.add_post("/lightstreamer/bind_session.txt", server._bind_txt)
+    app.on_startup.append(server._on_startup)
+    app.on_cleanup.append(server._on_cleanup)
+    return server
