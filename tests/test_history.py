@@ -1,0 +1,145 @@
+"""load_history from the Demo market, recorded ticks and IG prices; resolutions; errors; random_candles."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from igkit.candles import CANDLE_COLUMNS, resample_arrays, resample_ticks
+from igkit.errors import DataError
+from igkit.history import ig_to_candles, load_history, random_candles, resolution_ns
+from igkit.market import SyntheticMarket
+from igkit.store import read_ticks, write_ticks
+
+EPIC = "CS.D.EURUSD.MINI.IP"
+PAYLOADS = Path("/work/shared/ig-payloads")
+
+
+def test_demo_candles_equal_resampling_all_the_ticks_at_once() -> None:
+    # spans two midnights, starts off a bar boundary, and 7min does not divide a day
+    start, end = "2024-03-04T22:03:10Z", "2024-03-06T01:00:00Z"
+    ts, bid, ask = SyntheticMarket(3).ticks(EPIC, start, end)
+    for freq in ("7min", "1h"):
+        got = load_history("EURUSD", freq, start, end, seed=3, progress=False)
+        expected = resample_arrays(ts, bid, ask, freq)
+        pd.testing.assert_frame_equal(got, expected, check_freq=False)
+        assert list(got.columns) == list(CANDLE_COLUMNS) and str(got.index.tz) == "UTC"
+        assert got.attrs["epic"] == EPIC
+
+
+def test_demo_is_deterministic_per_seed() -> None:
+    a = load_history(EPIC, "5min", "2024-01-01", "2024-01-01T06:00", seed=1, progress=False)
+    b = load_history(EPIC, "5min", "2024-01-01", "2024-01-01T06:00", seed=1, progress=False)
+    c = load_history(EPIC, "5min", "2024-01-01", "2024-01-01T06:00", seed=2, progress=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 72 and not np.allclose(a["mid_close"], c["mid_close"])
+
+
+def test_ig_resolution_names_give_the_same_candles() -> None:
+    a = load_history(EPIC, "MINUTE_5", "2024-01-01", "2024-01-01T02:00", progress=False)
+    b = load_history(EPIC, "5min", "2024-01-01", "2024-01-01T02:00", progress=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert resolution_ns("HOUR") == resolution_ns("1h") == 3_600_000_000_000
+    assert resolution_ns("DAY") == resolution_ns("1D")
+    assert resolution_ns("MINUTE") == 60_000_000_000
+
+
+def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    out = load_history(EPIC, "1h", "2024-01-01", "2024-01-03", progress=True)
+    assert len(out) == 48
+    assert "chunk" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"epic": "NOPE"}, "NOPE"),
+        ({"resolution": "MONTH"}, f"{EPIC}: resolution 'MONTH'"),
+        ({"resolution": "fortnightly"}, "fortnightly"),
+        ({"end": "2023-12-31"}, "is not after start"),
+        ({"source": "csv"}, "source 'csv'"),
+        ({"source": "ticks"}, "needs root="),
+        ({"source": "ig"}, "needs client="),
+    ],
+)
+def test_errors_name_the_epic_and_the_problem(kwargs: dict[str, Any], fragment: str) -> None:
+    args: dict[str, Any] = {"epic": EPIC, "resolution": "1min", "start": "2024-01-01", "end": "2024-01-01T01:00",
+                            "progress": False, **kwargs}
+    with pytest.raises(DataError, match=fragment) as info:
+        load_history(**args)
+    assert args["epic"] in str(info.value)
+
+
+def test_recorded_ticks_are_resampled(tmp_path: Path) -> None:
+    market = SyntheticMarket(5)
+    write_ticks(tmp_path, EPIC, market.ticks(EPIC, "2024-02-01T23:00Z", "2024-02-02T01:00Z"))
+    got = load_history(EPIC, "MINUTE_15", "2024-02-01T23:30Z", "2024-02-02T00:30Z", source="ticks",
+                       root=str(tmp_path))
+    expected = resample_ticks(read_ticks(tmp_path, EPIC, "2024-02-01T23:30Z", "2024-02-02T00:30Z"), "15min")
+    pd.testing.assert_frame_equal(got, expected, check_freq=False)
+    assert len(got) == 4 and got.attrs["source"] == "ticks"
+    with pytest.raises(DataError, match=re.escape(f"{EPIC}: no recorded ticks")):
+        load_history(EPIC, "1min", "2020-01-01", "2020-01-02", source="ticks", root=str(tmp_path))
+    with pytest.raises(DataError, match=r"CS\.D\.GBPUSD\.MINI\.IP"):
+        load_history("CS.D.GBPUSD.MINI.IP", "1min", "2024-02-02", "2024-02-03", source="ticks", root=str(tmp_path))
+
+
+class FakeClient:
+    """Stands in for IGClient (no IG gateway can be reached here): serves a real recorded /prices
+    payload through igkit's own parsing into IG's price frame, and records the call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def prices(self, epic: str, resolution: Any, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+        from igkit.ig.models import PriceResponse
+        from igkit.ig.prices import prices_frame
+
+        self.calls.append((epic, resolution, start, end))
+        body = json.loads((PAYLOADS / "historic_prices.json").read_text())
+        body["prices"][1]["openPrice"]["bid"] = None  # one bar with a missing price
+        return prices_frame([PriceResponse.model_validate(body)])
+
+
+@pytest.mark.skipif(not (PAYLOADS / "historic_prices.json").exists(), reason="IG payloads not present")
+def test_ig_prices_map_onto_the_candle_schema() -> None:
+    client = FakeClient()
+    got = load_history("IX.D.FTSE.DAILY.IP", "1min", "2020-10-12T20:50", "2020-10-12T21:00", source="ig",
+                       client=client)
+    (epic, res, start, end), = client.calls
+    assert epic == "IX.D.FTSE.DAILY.IP" and str(res) == "MINUTE"
+    assert (start, end) == ("2020-10-12T20:50", "2020-10-12T21:00")
+    body = json.loads((PAYLOADS / "historic_prices.json").read_text())
+    n = len(body["prices"])
+    assert list(got.columns) == list(CANDLE_COLUMNS) and len(got) == n - 1  # the bar missing a bid dropped
+    assert got["ticks"].dtype == np.int64 and str(got.index.tz) == "UTC"
+    first = body["prices"][0]
+    row = got.iloc[0]
+    assert got.index[0] == pd.Timestamp(first["snapshotTimeUTC"], tz="UTC")
+    assert row["bid_open"] == first["openPrice"]["bid"] and row["ask_low"] == first["lowPrice"]["ask"]
+    assert row["mid_close"] == pytest.approx((first["closePrice"]["bid"] + first["closePrice"]["ask"]) / 2)
+    assert row["ticks"] == first["lastTradedVolume"]
+
+
+def test_ig_to_candles_without_volume_and_with_a_missing_column() -> None:
+    c = random_candles(4).drop(columns=["ticks"])
+    out = ig_to_candles(c, "X")
+    assert (out["ticks"] == 0).all()
+    with pytest.raises(DataError, match=r"X: IG prices lack column\(s\) \['ask_close'\]"):
+        ig_to_candles(c.drop(columns=["ask_close"]), "X")
+
+
+def test_random_candles_schema_and_shape() -> None:
+    c = random_candles(500, freq="5min", seed=4, spread=2e-4)
+    assert list(c.columns) == list(CANDLE_COLUMNS) and len(c) == 500
+    assert c.index[1] - c.index[0] == pd.Timedelta("5min") and str(c.index.tz) == "UTC"
+    assert np.allclose(c["ask_close"] - c["bid_close"], 2e-4)
+    assert (c["mid_high"] >= c[["mid_open", "mid_close"]].max(axis=1)).all()
+    assert (c["mid_low"] <= c[["mid_open", "mid_close"]].min(axis=1)).all()
+    assert random_candles(500, freq="5min", seed=4, spread=2e-4).equals(c)
