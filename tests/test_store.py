@@ -295,6 +295,25 @@ def test_recorder_instrument_filter_and_late_instruments(tmp_path: Path) -> None
     assert rec_some.stats()["rows_written"] == 20
 
 
+def test_write_failure_is_kept_shown_and_retried_on_stop(tmp_path: Path) -> None:
+    hub = TickHub(capacity=1_000)
+    ts, bid, ask = ticks(30)
+    (tmp_path / f"instrument={EURUSD}").write_text("in the way")  # a file where the directory must go
+    rec = Recorder(hub, tmp_path, flush_interval=0.01)
+    rec.start()
+    hub.buffer(EURUSD).offer_many(ts, bid, ask)
+    assert wait_until(lambda: not rec.running)  # the thread ended on the error...
+    stats = rec.stats()
+    assert stats["error"] is not None and "instrument=" in stats["error"]  # ...which is kept and shown
+    assert stats["rows_written"] == 0 and stats["pending_rows"] == 30  # and the ticks are still held
+    with pytest.raises(OSError):
+        rec.stop()  # stop() cannot save them either: it says so
+    (tmp_path / f"instrument={EURUSD}").unlink()
+    rec.stop()  # the obstacle gone, the tail is written
+    assert rec.stats()["rows_written"] == 30 and rec.stats()["pending_rows"] == 0
+    np.testing.assert_array_equal(read_arrays(tmp_path, EURUSD)[0], ts)
+
+
 def test_recorder_bad_arguments(tmp_path: Path) -> None:
     hub = TickHub(capacity=10)
     with pytest.raises(DataError, match="flush_interval"):

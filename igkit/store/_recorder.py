@@ -148,7 +148,7 @@ class Recorder:
                 "instruments": sorted(self._rows_by),
                 "rows_by_instrument": dict(self._rows_by),
                 "lost_by_instrument": dict(self._lost_by),
-                "error": None if self.error is None else repr(self.error),
+                "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}",
             }
 
     def __repr__(self) -> str:
