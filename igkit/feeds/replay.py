@@ -8,6 +8,9 @@ was out of order — so record → replay is lossless. Playback is paced against
 ``speed`` × real time (``None``: as fast as possible) and pushed with ``offer_many`` in small batches,
 one call per instrument per batch. The feed ends by itself at the end of the data with status
 DISCONNECTED "finished".
+
+Hand-written: the merge that keeps each instrument's recorded order and the pacing are ours; pyarrow
+reads the files.
 """
 
 from __future__ import annotations
@@ -147,7 +150,7 @@ class ReplayFeed(ThreadFeed):
         if isinstance(batch, bool) or not (isinstance(batch, int) and batch > 0):
             raise DataError(f"batch={batch!r} must be a positive int")
         self.root = root
-        self.instruments = list_instruments(root) if instruments is None else list(instruments)
+        self.instruments = list_instruments(root) if instruments is None else list(dict.fromkeys(instruments))
         self.start_time, self.end_time = start, end
         self._lo, self._hi = bound_ns(start, "start"), bound_ns(end, "end")
         for epic in self.instruments:

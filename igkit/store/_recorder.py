@@ -5,6 +5,8 @@ behind the ring), and writes in chunks: every ``flush_interval`` seconds or once
 pending. ``stop()`` drains and writes everything still unread, so nothing that reached the hub is lost;
 ticks a reader missed because it fell more than a buffer's capacity behind are counted in ``lost``,
 logged and shown in ``stats()``, never hidden.
+
+Hand-written because the reading side is ours (the hub's readers and wake-up); pyarrow writes the files.
 """
 
 from __future__ import annotations
@@ -207,13 +209,8 @@ class Recorder:
                     log.warning("%s lost %d ticks of %s (reader fell behind the buffer)", self.name, batch.lost, epic)
                 n = len(batch.ts_ns)
                 if n:
-                    self._pending.setdefault(epic, []).append(
-                        (
-                            np.array(batch.ts_ns, dtype=np.int64),
-                            np.array(batch.bid, dtype=np.float64),
-                            np.array(batch.ask, dtype=np.float64),
-                        )
-                    )
+                    # a batch owns fresh arrays (the reader copies out of the ring): keep them as they are
+                    self._pending.setdefault(epic, []).append((batch.ts_ns, batch.bid, batch.ask))
                     self._pending_rows += n
                     got += n
         return got
