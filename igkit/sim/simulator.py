@@ -1,0 +1,232 @@
+"""``IGSimulator``: a local IG REST gateway (and, later, Lightstreamer endpoint) over the synthetic market.
+
+One object owns the clock, the prices, the broker, the sessions, the rate limiter, the fault queue and
+the HTTP server thread; tests and the ``igkit sim`` command use it as a context manager.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, ClassVar
+
+import pandas as pd
+from aiohttp import web
+
+from igkit.sim import routes_dealing, routes_history, routes_markets, routes_session
+from igkit.sim._prices import PriceSource
+from igkit.sim._state import AccountSpec, Position, SimEvent, WorkingOrder
+from igkit.sim.auth import AuthStore
+from igkit.sim.broker import Broker
+from igkit.sim.clock import SimClock
+from igkit.sim.faults import Faults
+from igkit.sim.ratelimit import RateLimiter, RateLimits
+from igkit.sim.server import BASE_PATH, RequestRecord, Router, ServerThread, build_app
+
+__all__ = ["IGSimulator"]
+
+log = logging.getLogger(__name__)
+
+AppHook = Callable[[web.Application, "IGSimulator"], None]
+
+DEFAULT_ACCOUNTS: tuple[AccountSpec, ...] = (
+    AccountSpec("Z1CFD", "CFD", "GBP", 10_000.0, "Demo-cfd", preferred=True),
+    AccountSpec("Z2SPB", "SPREADBET", "GBP", 10_000.0, "Demo-SpreadBet"),
+    AccountSpec("Z3CFD", "CFD", "USD", 10_000.0, "Demo-cfd-USD"),
+)
+
+
+def _limits(value: RateLimits | Mapping[str, Any] | None) -> RateLimits:
+    if value is None:
+        return RateLimits.unlimited()
+    if isinstance(value, RateLimits):
+        return value
+    return RateLimits(**dict(value))
+
+
+class IGSimulator:
+    """An IG-compatible REST gateway on 127.0.0.1, in a background thread.
+
+    Args:
+        seed, tick_rate: the synthetic market (``igkit.market.SyntheticMarket``) behind every price.
+        always_open: ignore opening hours (markets always TRADEABLE).
+        host, port: where to listen (port 0 = an ephemeral port; read ``sim.port`` after start).
+        clock: a :class:`SimClock`, or a start time (runs on from there), or None for real time.
+        token_ttl: CST/X-SECURITY-TOKEN idle lifetime, seconds (sliding, capped at 72 h).
+        access_token_ttl, refresh_token_ttl: v3 OAuth lifetimes, seconds.
+        accounts: the client's accounts (default: CFD GBP (preferred), spread bet GBP, CFD USD).
+        rate_limits: a :class:`RateLimits` or a dict of its fields; None = no per-minute limits
+            (the 10,000 points/week historical allowance still applies).
+        confirm_ttl: how long GET /confirms/{ref} finds a confirm, seconds.
+        tick_interval: period of the background trigger evaluation, seconds.
+        app_hooks: callables ``(app, sim)`` run while the aiohttp app is built (to add routes).
+
+    Credentials for clients: :attr:`username`, :attr:`password`, :attr:`api_key`, :attr:`account_id`.
+    """
+
+    default_app_hooks: ClassVar[list[AppHook]] = []
+
+    username = "igkit_sim"
+    password = "sim-password"
+    api_key = "sim-api-key-0123456789abcdef"
+
+    def __init__(self, *, seed: int = 0, always_open: bool = False, host: str = "127.0.0.1", port: int = 0,
+                 clock: SimClock | str | datetime | pd.Timestamp | int | None = None,
+                 token_ttl: float = 6 * 3600, access_token_ttl: float = 60, refresh_token_ttl: float = 600,
+                 tick_rate: float = 4.0, accounts: Iterable[AccountSpec] | None = None,
+                 rate_limits: RateLimits | Mapping[str, Any] | None = None, confirm_ttl: float = 180.0,
+                 tick_interval: float = 0.1, app_hooks: Iterable[AppHook] = (),
+                 request_log_size: int = 10_000) -> None:
+        self.clock = clock if isinstance(clock, SimClock) else SimClock(clock)
+        self.host = host
+        self._port = port
+        self.prices = PriceSource(seed=seed, tick_rate=tick_rate, clock=self.clock, always_open=always_open)
+        specs = list(DEFAULT_ACCOUNTS if accounts is None else accounts)
+        self.broker = Broker(self.prices, specs, confirm_ttl=confirm_ttl)
+        preferred = self.broker.preferred_account().account_id
+        self.auth = AuthStore(self.clock, username=self.username, password=self.password,
+                              api_keys={self.api_key}, account_ids=list(self.broker.accounts),
+                              default_account=preferred, token_ttl=token_ttl,
+                              access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl)
+        self.limiter = RateLimiter(_limits(rate_limits), self.clock)
+        self.faults = Faults(self.auth.expire_tokens)
+        self.app_hooks: list[AppHook] = [*self.default_app_hooks, *app_hooks]
+        self.router = Router()
+        for module in (routes_session, routes_markets, routes_dealing, routes_history):
+            module.register(self.router)
+        self._log: deque[RequestRecord] = deque(maxlen=request_log_size)
+        self._log_lock = threading.Lock()
+        self._tick_interval = tick_interval
+        self._server: ServerThread | None = None
+        self.app: web.Application | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> IGSimulator:
+        """Start serving (idempotent); returns self."""
+        if self._server is not None:
+            return self
+        self.app = build_app(self, self.router)
+        server = ServerThread(self.app, self.host, self._port, tick=self.broker.evaluate,
+                              tick_interval=self._tick_interval)
+        self._port = server.start()
+        self._server = server
+        log.info("IG simulator listening on %s", self.rest_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the server thread (idempotent)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self) -> IGSimulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def loop(self) -> Any:
+        """The server's asyncio loop (for hooks that schedule work on it), or None when stopped."""
+        return self._server.loop if self._server is not None else None
+
+    # --- where and who ---------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def lightstreamer_url(self) -> str:
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self._port}{BASE_PATH}"
+
+    @property
+    def account_id(self) -> str:
+        """The preferred (default) account: a CFD account unless ``accounts`` said otherwise."""
+        return self.broker.preferred_account().account_id
+
+    def _first(self, account_type: str) -> str | None:
+        return next((a.account_id for a in self.broker.accounts.values() if a.account_type == account_type),
+                    None)
+
+    @property
+    def cfd_account_id(self) -> str | None:
+        return self._first("CFD")
+
+    @property
+    def spreadbet_account_id(self) -> str | None:
+        return self._first("SPREADBET")
+
+    @property
+    def second_account_id(self) -> str:
+        """Another account than :attr:`account_id` (for switch tests)."""
+        return next(a for a in self.broker.accounts if a != self.account_id)
+
+    def credentials(self) -> dict[str, str]:
+        return {"rest_url": self.rest_url, "lightstreamer_url": self.lightstreamer_url,
+                "username": self.username, "password": self.password, "api_key": self.api_key,
+                "account_id": self.account_id}
+
+    # --- inspection and control for tests --------------------------------------------------------------
+    def _log_request(self, record: RequestRecord) -> None:
+        with self._log_lock:
+            self._log.append(record)
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        """Every request received so far (oldest first)."""
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_request_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    def positions(self, account_id: str | None = None) -> list[Position]:
+        """Open positions (all accounts unless ``account_id``)."""
+        return self.broker.open_positions(account_id)
+
+    def working_orders(self, account_id: str | None = None) -> list[WorkingOrder]:
+        return self.broker.working_orders(account_id)
+
+    def balance(self, account_id: str | None = None) -> dict[str, float]:
+        with self.broker.lock:
+            return self.broker.balance(account_id or self.account_id)
+
+    def quote(self, epic: str) -> tuple[float, float]:
+        """The current (bid, ask) of ``epic`` as the simulator deals it."""
+        return self.prices.quote(epic)
+
+    def set_price(self, epic: str, bid: float, ask: float | None = None, *, evaluate: bool = True) -> None:
+        """Force ``epic``'s quote (ask defaults to bid + typical spread) and fire what it triggers."""
+        self.prices.force(epic, bid, ask)
+        if evaluate:
+            self.broker.evaluate()
+
+    def clear_price(self, epic: str | None = None) -> None:
+        """Back to the market's prices for ``epic`` (all epics if None)."""
+        self.prices.unforce(epic)
+
+    def subscribe(self, callback: Callable[[SimEvent], None]) -> Callable[[], None]:
+        """Call ``callback(SimEvent)`` on every confirm, OPU, WOU and account change; returns unsubscribe."""
+        return self.broker.events.subscribe(callback)
+
+    def expire_tokens(self, *, refresh: bool = False) -> None:
+        """Expire every session token now (refresh tokens too if ``refresh``)."""
+        self.auth.expire_tokens(refresh=refresh)
+
+    def __repr__(self) -> str:
+        where = self.rest_url if self.running else "stopped"
+        return f"<IGSimulator {where} clock={self.clock!r}>"

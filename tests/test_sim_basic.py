@@ -1,0 +1,60 @@
+"""IGSimulator end to end over real HTTP on 127.0.0.1: login, session, accounts, markets, prices, dealing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sim_support import Raw
+
+from igkit.sim import IGSimulator
+
+EURUSD = "CS.D.EURUSD.MINI.IP"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[IGSimulator]:
+    with IGSimulator(always_open=True, seed=3) as s:
+        yield s
+
+
+@pytest.fixture
+def raw(sim: IGSimulator) -> Raw:
+    r = Raw(sim)
+    r.login(2)
+    return r
+
+
+def test_urls_and_credentials(sim: IGSimulator) -> None:
+    assert sim.rest_url.startswith("http://127.0.0.1:") and sim.rest_url.endswith("/gateway/deal")
+    assert sim.lightstreamer_url == f"http://127.0.0.1:{sim.port}"
+    assert sim.port > 0
+    assert sim.account_id != sim.second_account_id
+    assert sim.cfd_account_id and sim.spreadbet_account_id
+
+
+def test_v2_login_returns_tokens_and_account(raw: Raw, sim: IGSimulator) -> None:
+    r = raw.login(2)
+    body = r.json()
+    assert body["currentAccountId"] == sim.account_id
+    assert body["lightstreamerEndpoint"] == sim.lightstreamer_url
+    assert {a["accountId"] for a in body["accounts"]} >= {sim.account_id, sim.second_account_id}
+    assert r.headers["CST"] and r.headers["X-SECURITY-TOKEN"]
+
+
+def test_market_deal_round_trip(raw: Raw, sim: IGSimulator) -> None:
+    bid, ask = sim.quote(EURUSD)
+    c = raw.deal(direction="BUY", size=2)
+    assert c["dealStatus"] == "ACCEPTED" and c["reason"] == "SUCCESS" and c["status"] == "OPEN"
+    assert c["affectedDeals"] == [{"dealId": c["dealId"], "status": "OPENED"}]
+    assert [p.deal_id for p in sim.positions()] == [c["dealId"]]
+    before = raw.call("GET", "/accounts").json()["accounts"][0]["balance"]["balance"]
+    part = raw.close(c["dealId"], "SELL", 0.5)
+    assert part["status"] == "PARTIALLY_CLOSED"
+    assert sim.positions()[0].size == pytest.approx(1.5)
+    full = raw.close(c["dealId"], "SELL", 1.5)
+    assert full["status"] == "CLOSED" and full["affectedDeals"][0]["status"] == "FULLY_CLOSED"
+    assert sim.positions() == []
+    after = raw.call("GET", "/accounts").json()["accounts"][0]["balance"]["balance"]
+    assert after == pytest.approx(before + part["profit"] + full["profit"], abs=0.011)
+    assert bid < ask
