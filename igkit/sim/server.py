@@ -28,10 +28,12 @@ from igkit.sim.auth import Session
 if TYPE_CHECKING:
     from igkit.sim.simulator import IGSimulator
 
-__all__ = ["BASE_PATH", "Ctx", "Reply", "RequestRecord", "Router", "ServerThread", "build_app"]
+__all__ = ["BASE_PATH", "SIM_KEY", "Ctx", "Reply", "RequestRecord", "Router", "ServerThread", "build_app"]
 
 log = logging.getLogger(__name__)
 BASE_PATH = "/gateway/deal"
+SIM_KEY: web.AppKey[Any] = web.AppKey("igkit_sim", object)
+"""``app[SIM_KEY]`` is the :class:`~igkit.sim.IGSimulator` serving the app (for app hooks)."""
 
 
 class RequestRecord(NamedTuple):
@@ -208,7 +210,7 @@ def _dropped(request: web.Request, resp: web.StreamResponse | None = None) -> we
 def build_app(sim: IGSimulator, router: Router) -> web.Application:
     """The aiohttp app: every gateway route behind the dispatcher, then the app hooks."""
     app = web.Application(client_max_size=4 * 1024 * 1024)
-    app["sim"] = sim
+    app[SIM_KEY] = sim
     # literal paths first, so /positions/otc is not taken for /positions/{dealId}
     for path in sorted(router.routes, key=lambda p: ("{" in p, p)):
         app.router.add_route("*", BASE_PATH + path, _make_dispatch(sim, router.routes[path]))
