@@ -104,6 +104,19 @@ class IGSimulator:
         self._server: ServerThread | None = None
         self.app: web.Application | None = None
 
+    @classmethod
+    def from_config(cls, config: Any, *, enforce_limits: bool = False, **overrides: Any) -> IGSimulator:
+        """A simulator for an ``igkit.config.Config``: its market seed and tick rate, its historical
+        allowance, and (only if ``enforce_limits``) its per-minute allowances. ``overrides`` win."""
+        lim = config.limits
+        limits = RateLimits(lim.app_non_trading_per_min, lim.account_non_trading_per_min,
+                            lim.account_trading_per_min, lim.historical_points_per_week) if enforce_limits \
+            else RateLimits.unlimited(lim.historical_points_per_week)
+        kwargs: dict[str, Any] = {"seed": config.market.seed, "tick_rate": config.market.tick_rate,
+                                  "rate_limits": limits}
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> IGSimulator:
         """Start serving (idempotent); returns self."""
