@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-__all__ = ["IGModel", "UtcDatetime", "parse_utc"]
+from igkit.errors import IGRequestError
+
+__all__ = ["IGModel", "UtcDatetime", "parse_model", "parse_utc"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def parse_utc(value: Any) -> datetime | None:
@@ -49,3 +53,19 @@ class IGModel(BaseModel):
     """Base: frozen, camelCase aliases, unknown keys ignored."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, alias_generator=to_camel)
+
+
+def parse_model(model: type[M], data: Any, endpoint: str) -> M:
+    """``model`` from IG's JSON; an unexpected shape raises IGRequestError naming the endpoint and the
+    fields, never echoing the values (a malformed login answer must not put a token in a message)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<body>'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)[:5]
+        )
+        raise IGRequestError(
+            f"unexpected {model.__name__} answer ({exc.error_count()} problem(s): {problems})",
+            endpoint=endpoint,
+        ) from None

@@ -96,9 +96,9 @@ class Instrument(IGModel):
     news_code: str | None = None
     chart_code: str | None = None
     country: str | None = None
-    value_of_one_pip: float | None = None
+    value_of_one_pip: float | str | None = None  # IG sends text such as "1 USD" or "10.00"
     one_pip_means: str | None = None
-    contract_size: float | None = None
+    contract_size: float | str | None = None
     special_info: list[str] = Field(default_factory=list)
 
     @property

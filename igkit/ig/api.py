@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pandas as pd
 
 from igkit.errors import IGRequestError
+from igkit.ig._model_base import parse_model
 from igkit.ig.cache import HistoryCache
 from igkit.ig.enums import Resolution, TransactionType
 from igkit.ig.limits import HistoricalAllowance, RateLimits
@@ -59,12 +60,12 @@ class MarketsAPI:
         if not isinstance(term, str) or not term.strip():
             raise ValueError(f"search term must be a non-empty string, got {term!r}")
         data = self._t.request("GET", "/markets", version=1, params={"searchTerm": term}).data or {}
-        return [MarketSearchResult.model_validate(m) for m in data.get("markets") or []]
+        return [parse_model(MarketSearchResult, m, "GET /markets") for m in data.get("markets") or []]
 
     def market(self, epic: str) -> MarketDetails:
         """``GET /markets/{epic}`` (v3): instrument, dealing rules and snapshot."""
         data = self._t.request("GET", f"/markets/{_path_part(epic, 'epic')}", version=3).data
-        return MarketDetails.model_validate(data)
+        return parse_model(MarketDetails, data, f"GET /markets/{epic}")
 
     def markets(self, epics: Sequence[str]) -> list[MarketDetails]:
         """``GET /markets?epics=`` (v2), in chunks of 50 epics (IG's maximum per call)."""
@@ -76,7 +77,7 @@ class MarketsAPI:
             chunk = epics[i : i + MAX_EPICS]
             params = {"epics": ",".join(chunk), "filter": "ALL"}
             data = self._t.request("GET", "/markets", version=2, params=params).data or {}
-            out.extend(MarketDetails.model_validate(m) for m in data.get("marketDetails") or [])
+            out.extend(parse_model(MarketDetails, m, "GET /markets") for m in data.get("marketDetails") or [])
         return out
 
     # -- prices ----------------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class MarketsAPI:
         while True:
             params["pageNumber"] = page
             data = self._t.request("GET", f"/prices/{epic}", version=3, params=params).data or {}
-            resp = PriceResponse.model_validate(data)
+            resp = parse_model(PriceResponse, data, f"GET /prices/{epic}")
             pages.append(resp)
             a = resp.allowance
             if a is not None:
@@ -154,11 +155,13 @@ class MarketsAPI:
     def accounts(self) -> list[Account]:
         """``GET /accounts`` (v1)."""
         data = self._t.request("GET", "/accounts", version=1).data or {}
-        return [Account.model_validate(a) for a in data.get("accounts") or []]
+        return [parse_model(Account, a, "GET /accounts") for a in data.get("accounts") or []]
 
     def account_preferences(self) -> AccountPreferences:
         """``GET /accounts/preferences`` (v1)."""
-        return AccountPreferences.model_validate(self._t.request("GET", "/accounts/preferences").data)
+        return parse_model(
+            AccountPreferences, self._t.request("GET", "/accounts/preferences").data, "GET /accounts/preferences"
+        )
 
     def set_account_preferences(self, *, trailing_stops_enabled: bool) -> None:
         """``PUT /accounts/preferences`` (v1)."""
@@ -172,7 +175,7 @@ class MarketsAPI:
         entries = data if isinstance(data, list) else [data]
         if not entries or not isinstance(entries[0], dict):
             raise IGRequestError("no application in the answer", endpoint="GET /operations/application")
-        apps = [ApplicationInfo.model_validate(x) for x in entries]
+        apps = [parse_model(ApplicationInfo, x, "GET /operations/application") for x in entries]
         key = self._t._api_key
         app = next((a for a in apps if a.api_key is not None and a.api_key.get_secret_value() == key), apps[0])
         self.limits.update(
@@ -212,7 +215,7 @@ class MarketsAPI:
         while True:
             data = self._t.request("GET", "/history/activity", version=3, params=params).data or {}
             batch = data.get("activities") or []
-            out.extend(Activity.model_validate(a) for a in batch)
+            out.extend(parse_model(Activity, a, "GET /history/activity") for a in batch)
             nxt = ((data.get("metadata") or {}).get("paging") or {}).get("next")
             if not nxt or not batch or nxt in seen:
                 break
@@ -241,7 +244,7 @@ class MarketsAPI:
             params["pageNumber"] = page
             data = self._t.request("GET", "/history/transactions", version=2, params=params).data or {}
             batch = data.get("transactions") or []
-            out.extend(Transaction.model_validate(t) for t in batch)
+            out.extend(parse_model(Transaction, t, "GET /history/transactions") for t in batch)
             page_data = (data.get("metadata") or {}).get("pageData") or {}
             if not batch or page >= int(page_data.get("totalPages") or 1):
                 break

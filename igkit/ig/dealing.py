@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from igkit.errors import DealRejected, IGError, IGRequestError
+from igkit.ig._model_base import parse_model
 from igkit.ig.enums import OrderType, TimeInForce, WorkingOrderTimeInForce, WorkingOrderType
 from igkit.ig.limits import Budget
 from igkit.ig.models import AffectedDeal, Confirm, MarketDetails, Position, WorkingOrder
@@ -73,22 +74,24 @@ class DealingAPI:
     def positions(self) -> list[Position]:
         """``GET /positions`` (v2)."""
         data = self._t.request("GET", "/positions", version=2).data or {}
-        return [Position.model_validate(p) for p in data.get("positions") or []]
+        return [parse_model(Position, p, "GET /positions") for p in data.get("positions") or []]
 
     def position(self, deal_id: str) -> Position:
         """``GET /positions/{dealId}`` (v2); IGRequestError ``error.position.notfound`` if there is none."""
         _Checker("GET /positions").pattern("dealId", deal_id, _DEAL_ID, "a deal id")
-        return Position.model_validate(self._t.request("GET", f"/positions/{deal_id}", version=2).data)
+        resp = self._t.request("GET", f"/positions/{deal_id}", version=2)
+        return parse_model(Position, resp.data, resp.endpoint)
 
     def working_orders(self) -> list[WorkingOrder]:
         """``GET /workingorders`` (v2)."""
         data = self._t.request("GET", "/workingorders", version=2).data or {}
-        return [WorkingOrder.model_validate(w) for w in data.get("workingOrders") or []]
+        return [parse_model(WorkingOrder, w, "GET /workingorders") for w in data.get("workingOrders") or []]
 
     def confirm(self, deal_reference: str) -> Confirm:
         """``GET /confirms/{dealReference}`` (v1); IG keeps confirms for about a minute."""
         check_deal_reference(deal_reference, endpoint="GET /confirms")
-        return Confirm.model_validate(self._t.request("GET", f"/confirms/{deal_reference}", version=1).data)
+        resp = self._t.request("GET", f"/confirms/{deal_reference}", version=1)
+        return parse_model(Confirm, resp.data, resp.endpoint)
 
     # -- positions -------------------------------------------------------------------------------------------
     def open_position(

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from pydantic import SecretStr
 
 from igkit.errors import AuthError, IGError
+from igkit.ig._model_base import parse_model
 from igkit.ig.limits import Budget
 from igkit.ig.models import (
     LoginResponse,
@@ -159,13 +160,13 @@ class IGSession:
         )
         self.logins += 1
         if self.version == 3:
-            v3 = LoginResponseV3.model_validate(resp.data)
+            v3 = parse_model(LoginResponseV3, resp.data, resp.endpoint)
             self._cst = self._xst = None
             self._set_token(v3.oauth_token)
             self.account_id = v3.account_id
             self.lightstreamer_endpoint = v3.lightstreamer_endpoint
             return v3
-        info = LoginResponse.model_validate(resp.data)
+        info = parse_model(LoginResponse, resp.data, resp.endpoint)
         cst, xst = resp.headers.get("CST"), resp.headers.get("X-SECURITY-TOKEN")
         if not cst or not xst:
             raise AuthError("login answered without CST / X-SECURITY-TOKEN headers", endpoint=resp.endpoint)
@@ -195,7 +196,7 @@ class IGSession:
                     authenticated=False,
                     idempotent=True,
                 )
-                self._set_token(OAuthToken.model_validate(resp.data))
+                self._set_token(parse_model(OAuthToken, resp.data, resp.endpoint))
                 self.refreshes += 1
                 log.debug("IG access token refreshed")
                 return
@@ -234,7 +235,7 @@ class IGSession:
                 _register(cst)
                 self._cst = cst
             self.account_id = account_id
-        return SwitchAccountResult.model_validate(resp.data or {})
+        return parse_model(SwitchAccountResult, resp.data or {}, resp.endpoint)
 
     def details(self, *, fetch_tokens: bool = False) -> SessionDetails:
         """``GET /session`` (with ``fetchSessionTokens=true`` the CST/XST headers are kept)."""
@@ -250,7 +251,7 @@ class IGSession:
             _register(cst, xst)
             with self._lock:
                 self._stream_tokens = (cst, xst)
-        return SessionDetails.model_validate(resp.data)
+        return parse_model(SessionDetails, resp.data, resp.endpoint)
 
     def streaming_credentials(self) -> StreamingCredentials:
         """Lightstreamer endpoint, user (account id) and password ``CST-…|XST-…``."""
