@@ -212,6 +212,15 @@ class LSServer:
         """The merged last values published for ``item`` (what a MERGE snapshot shows)."""
         return self._call(lambda: dict(self._state.get(item, {})))
 
+    def lines(self, session_id: str) -> list[str]:
+        """The data notifications still held in ``session_id``'s recovery history, as sent on the wire."""
+
+        def get() -> list[str]:
+            sess = self._sessions.get(session_id)
+            return [] if sess is None else [line for _, line in sess.history]
+
+        return self._call(get)
+
     def session_ids(self) -> list[str]:
         return self._call(lambda: [s.id for s in self._sessions.values() if not s.closed])
 
@@ -500,6 +509,9 @@ class LSServer:
             for event in src.snapshot or ():
                 running.update(event)
                 self._send_row(sess, table, idx, [running.get(f) for f in table.fields], snapshot=True)
+            state = self._state.setdefault(item, {})
+            for k, v in running.items():  # live updates after the snapshot carry its values forward
+                state.setdefault(k, v)
             self._emit(sess, f"EOS,{table.sub_id},{idx + 1}")
             return
         if src.snapshot:
