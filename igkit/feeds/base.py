@@ -107,17 +107,18 @@ class ThreadFeed:
         from igkit.ticks import FeedStatus
 
         try:
-            self._run()
+            detail = self._run()
         except Exception as exc:  # kept and shown, never swallowed
             self.error = exc
             log.exception("feed %s failed", self.name)
             self.hub.set_status(self.name, FeedStatus.DISCONNECTED, f"error: {exc}")
         else:
-            self.hub.set_status(self.name, FeedStatus.DISCONNECTED, "stopped")
+            self.hub.set_status(self.name, FeedStatus.DISCONNECTED, detail or "stopped")
         finally:
             _RUNNING.discard(self)
 
-    def _run(self) -> None:  # pragma: no cover - abstract
+    def _run(self) -> str | None:  # pragma: no cover - abstract
+        """The feed's loop; may return the detail of its final DISCONNECTED status (e.g. "finished")."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

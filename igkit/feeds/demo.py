@@ -102,7 +102,7 @@ class DemoFeed(ThreadFeed):
         """The market clock (ns): every tick before it has been pushed. None before the first start."""
         return self._cursor
 
-    def _run(self) -> None:
+    def _run(self) -> str | None:
         from igkit.ticks import FeedStatus
 
         wall0 = time.monotonic()  # the market clock runs from here, whatever the warm-up below costs
@@ -147,6 +147,7 @@ class DemoFeed(ThreadFeed):
                         self.market.ticks(epic, nxt, nxt + 1)
                     warm_i += _WARM_PER_STEP
                 self._stopping.wait(self.interval)
+        return "finished" if self.finished else None
 
     def _push(self, buffers: list[TickBuffer], start: int, end: int) -> None:
         sent = accepted = 0
@@ -161,12 +162,6 @@ class DemoFeed(ThreadFeed):
             if accepted != sent:
                 self.hub.count(self.name, "rejected", sent - accepted)
 
-    def _main(self) -> None:
-        super()._main()
-        if self.finished and self.error is None:
-            from igkit.ticks import FeedStatus
-
-            self.hub.set_status(self.name, FeedStatus.DISCONNECTED, "finished")
 
     def __repr__(self) -> str:
         return (

@@ -162,7 +162,7 @@ class ReplayFeed(ThreadFeed):
         self.total = 0
         self.finished = False
 
-    def _run(self) -> None:
+    def _run(self) -> str | None:
         from igkit.ticks import FeedStatus
 
         self.finished, self.progress, self.pushed = False, 0.0, 0
@@ -180,7 +180,7 @@ class ReplayFeed(ThreadFeed):
             pos, n = 0, len(keys)
             while pos < n:
                 if self._stopping.is_set():
-                    return
+                    return None
                 if self.speed is None:
                     stop = min(pos + self.batch, n)
                 else:
@@ -198,6 +198,7 @@ class ReplayFeed(ThreadFeed):
         self.total = self.pushed
         self.progress = 1.0
         self.finished = True
+        return "finished"
 
     def _push(self, buffers: list[Any], ids: np.ndarray, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
         first = int(ids[0])
@@ -213,9 +214,3 @@ class ReplayFeed(ThreadFeed):
             if accepted != sent:
                 self.hub.count(self.name, "rejected", sent - int(accepted))
 
-    def _main(self) -> None:
-        super()._main()
-        if self.finished and self.error is None:
-            from igkit.ticks import FeedStatus
-
-            self.hub.set_status(self.name, FeedStatus.DISCONNECTED, "finished")
