@@ -248,7 +248,9 @@ def test_drop_recovers_the_session_and_loses_nothing(env: Env, make_client: Call
 
 
 @pytest.mark.parametrize("path", ["end", "conerr20"])
-def test_lost_session_resubscribes_and_reports_the_gap(env: Env, make_client: Callable[..., StreamingClient], path: str):
+def test_lost_session_resubscribes_and_reports_the_gap(
+    env: Env, make_client: Callable[..., StreamingClient], path: str
+):
     epics = EPICS[3:5]
     client, hub, sub, gaps = _ticks_setup(env, make_client, epics)
     old_sid = client.session_id
@@ -360,15 +362,16 @@ def test_trade_account_price_and_candle_items_arrive_typed(env: Env, make_client
     ]
     assert all(s.wait_subscribed(10) for s in subs)
     assert wait(lambda: len(got) == 2)  # the two MERGE snapshots
-    confirm = {"dealReference": "REF1", "dealId": "DI1", "dealStatus": "ACCEPTED", "status": "OPEN", "reason": "SUCCESS",
-               "epic": epic, "direction": "BUY", "level": 1.2, "size": 1.5, "stopLevel": None, "limitLevel": 1.3,
-               "expiry": "-", "guaranteedStop": False, "affectedDeals": [{"dealId": "DI1", "status": "OPENED"}]}  # fmt: skip
+    confirm = {"dealReference": "REF1", "dealId": "DI1", "dealStatus": "ACCEPTED", "status": "OPEN",
+               "reason": "SUCCESS", "epic": epic, "direction": "BUY", "level": 1.2, "size": 1.5, "stopLevel": None,
+               "limitLevel": 1.3, "expiry": "-", "guaranteedStop": False,
+               "affectedDeals": [{"dealId": "DI1", "status": "OPENED"}]}  # fmt: skip
     opu = {"dealReference": "REF1", "dealId": "DI1", "direction": "BUY", "epic": epic, "status": "OPEN",
            "dealStatus": "ACCEPTED", "level": 1.2, "size": 1.5, "timestamp": "2026-11-24T07:00:00.000",
            "channel": "PublicRestOTC", "currency": "USD"}  # fmt: skip
     wou = {"dealReference": "REF2", "dealId": "DI2", "direction": "SELL", "epic": epic, "status": "DELETED",
-           "dealStatus": "ACCEPTED", "level": 1.4, "size": 2, "orderType": "LIMIT", "timeInForce": "GOOD_TILL_CANCELLED",
-           "goodTillDate": None, "currency": "USD"}  # fmt: skip
+           "dealStatus": "ACCEPTED", "level": 1.4, "size": 2, "orderType": "LIMIT",
+           "timeInForce": "GOOD_TILL_CANCELLED", "goodTillDate": None, "currency": "USD"}  # fmt: skip
     env.server.publish(trade_item(ACCOUNT), {"CONFIRMS": json.dumps(confirm)})
     env.server.publish(trade_item(ACCOUNT), {"OPU": json.dumps(opu)})
     env.server.publish(trade_item(ACCOUNT), {"WOU": json.dumps(wou)})
