@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.igkit-installed
 DEMO_ARGS ?= --seconds 20 --speed 30
 
-.PHONY: help setup demo test lint typecheck unit notebooks bench bench-smoke lab dashboard sim clean
+.PHONY: browser-deps help setup demo test lint typecheck unit notebooks bench bench-smoke lab dashboard sim clean
 
 help:
 	@echo "make demo       offline Demo market streaming into candles (sets everything up first)"
@@ -29,6 +29,13 @@ $(STAMP): $(PY) pyproject.toml
 
 setup: $(STAMP)
 
+# Debian's Chromium for the real-browser test (never `playwright install`: browsers are not downloaded)
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
 demo: setup
 	$(VENV)/bin/igkit demo $(DEMO_ARGS)
 
@@ -38,7 +45,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-unit: setup
+unit: setup browser-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests
 
 notebooks: setup
