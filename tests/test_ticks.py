@@ -604,3 +604,71 @@ def test_hub_stats_lists_every_buffer() -> None:
     hub.buffer("B")
     stats = hub.stats()
     assert stats["A"]["total"] == 5 and stats["A"]["held"] == 3 and stats["B"]["total"] == 0
+
+
+@pytest.mark.usefixtures("fast_switching")
+@pytest.mark.parametrize("how", ["reader.wait", "hub.wait_any"])
+def test_no_lost_wakeup_in_many_handoffs(how: str) -> None:
+    """Writers hand bursts to one sleeping consumer and wait until it has them all, round after round.
+
+    Each burst is the last one until the consumer acknowledges it, so a lost wake-up cannot be rescued
+    by a later tick: it shows up as a writer not acknowledged within 10 s (the consumer waits up to 60 s).
+    """
+    hub = TickHub(capacity=1000)
+    names = ["A", "B", "C"] if how == "hub.wait_any" else ["A"]
+    readers = {n: hub.buffer(n).reader(n) for n in names}
+    consumed = dict.fromkeys(names, 0)
+    cond = threading.Condition()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            while not stop.is_set():
+                woke = hub.wait_any(60) if how == "hub.wait_any" else readers["A"].wait(60)
+                assert woke or stop.is_set()
+                for n, rd in readers.items():
+                    batch = rd.read()
+                    assert batch.lost == 0
+                    if len(batch):
+                        with cond:
+                            consumed[n] += len(batch)
+                            cond.notify_all()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def produce(name: str, seed: int) -> None:
+        buf = hub.buffer(name)
+        rng = np.random.default_rng(seed)
+        written = 0
+        for _ in range(3000):
+            k = int(rng.integers(1, 5))
+            r = rng.random()
+            if r < 0.3:  # land anywhere in the consumer's way back to sleep
+                time.sleep(r * 1e-4)
+            elif r < 0.6:
+                for _ in range(int(r * 300)):
+                    pass
+            if rng.random() < 0.5:
+                for _ in range(k):
+                    buf.append(written, written + 0.25, written + 0.75)
+                    written += 1
+            else:
+                buf.extend(*seq_arrays(written, written + k))
+                written += k
+            with cond:
+                if not cond.wait_for(lambda w=written: consumed[name] == w, timeout=10):  # type: ignore[misc]
+                    errors.append(AssertionError(f"{name}: consumer never woke for tick {written}"))
+                    return
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    producers = [threading.Thread(target=produce, args=(n, i), daemon=True) for i, n in enumerate(names)]
+    for p in producers:
+        p.start()
+    for p in producers:
+        p.join(60)
+    stop.set()
+    hub.buffer("A").append(-1, 0.25, 0.75)  # let the consumer see the stop flag
+    consumer.join(10)
+    assert not errors, errors
