@@ -37,7 +37,7 @@ T0 = 1_795_000_000_000_000_000  # a 2026 timestamp in ns
 def _row(
     name: str, value: float, unit: str, baseline: str | None, base_value: float | None, target: str, ok: bool
 ) -> dict[str, Any]:
-    ratio = None if base_value in (None, 0) else value / base_value  # type: ignore[operator]
+    ratio = None if not base_value else value / base_value
     return {
         "name": name,
         "value": value,
