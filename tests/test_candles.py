@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 import igkit.candles._batch as batch
+import igkit.candles._builder as builder_mod
 from igkit.candles import (
     CANDLE_COLUMNS,
     Candle,
@@ -102,12 +103,13 @@ def streams(draw: st.DrawFn) -> tuple[str, list[int], list[float], list[float]]:
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=streams(), chunk=st.sampled_from([2, 3, 7, 64, 1 << 16]))
+@given(data=streams(), chunk=st.sampled_from([2, 3, 7, 64, 1 << 16]), close_at=st.sampled_from([1, 3, 48]))
 def test_builder_equals_resample_and_reference(data: tuple[str, list[int], list[float], list[float]],
-                                               chunk: int) -> None:
+                                               chunk: int, close_at: int) -> None:
     freq, ts, bid, ask = data
-    built, built_late = _build(ts, bid, ask, freq)
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(builder_mod, "_NUMPY_CLOSE", close_at)  # bars this long close via numpy, shorter in Python
+        built, built_late = _build(ts, bid, ask, freq)
         mp.setattr(batch, "_CHUNK", chunk)  # small chunks exercise bars split across chunk edges
         from_arrays = resample_arrays(np.array(ts, dtype=np.int64), bid, ask, freq)
         from_frame = resample_ticks(_frame(ts, bid, ask), freq)
@@ -126,7 +128,8 @@ def test_update_many_equals_update(data: tuple[str, list[int], list[float], list
     freq, ts, bid, ask = data
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(batch, "_CHUNK", chunk)
-        mp.setattr("igkit.candles._builder._SMALL_BATCH", 4)  # reach the vectorised path
+        mp.setattr(builder_mod, "_SMALL_BATCH", 4)  # reach the vectorised path
+        mp.setattr(builder_mod, "_NUMPY_CLOSE", 2)
         _check_update_many(freq, ts, bid, ask, cuts, flush_at)
 
 
@@ -256,13 +259,21 @@ def test_builder_flush_current_and_late_after_flush() -> None:
     assert due is not None and due.ts_ns == start + MIN and b.current is None
 
 
-def test_builder_drops_non_finite_ticks_and_resample_rejects_them() -> None:
+@pytest.mark.parametrize("close_at", [1, 1000])
+def test_builder_drops_non_finite_ticks_and_resample_rejects_them(close_at: int,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(builder_mod, "_NUMPY_CLOSE", close_at)
     b = CandleBuilder("1s")
     b.update(T0, 1.0, 1.1)
     b.update(T0 + 1, math.nan, 1.2)
     b.update(T0 + 2, 1.3, math.inf)
+    b.update(T0 + 3, 0.5, 0.7)
     c = b.flush()
-    assert c is not None and c.ticks == 1 and b.invalid == 2
+    assert c == Candle(T0 - T0 % SEC, 1.0, 1.0, 0.5, 0.5, 1.1, 1.1, 0.7, 0.7,
+                       (1.0 + 1.1) / 2, (1.0 + 1.1) / 2, (0.5 + 0.7) / 2, (0.5 + 0.7) / 2, 2)
+    assert b.invalid == 2
+    b.update(T0 + SEC, math.nan, math.nan)
+    assert b.flush() is None and b.invalid == 3
     with pytest.raises(DataError, match="finite"):
         resample_arrays([T0, T0 + 1], [1.0, math.nan], [1.1, 1.2], "1s")
     with pytest.raises(DataError, match="finite"):
