@@ -44,22 +44,29 @@ class PositionDealing(Ledger):
 
     def attached_levels(self, epic: str, direction: str, ref_level: float, *, stop_level: float | None,
                         stop_distance: float | None, limit_level: float | None,
-                        limit_distance: float | None) -> tuple[float | None, float | None, bool]:
-        """(stop, limit, ok): levels from levels or distances (points), checked against the market."""
+                        limit_distance: float | None, from_market: bool = False,
+                        ) -> tuple[float | None, float | None, bool]:
+        """(stop, limit, ok): levels from levels or distances (points) off ``ref_level``.
+
+        ok is False when a level is on the wrong side of the market (it would fire at once) or nearer than
+        the instrument's minimum distance to ``ref_level`` (the deal level), or to the market if
+        ``from_market`` (amending an open position).
+        """
         spec = self.prices.spec(epic)
         sign = 1 if direction == "BUY" else -1
         stop = stop_level if stop_distance is None else ref_level - sign * stop_distance * spec.pip
         limit = limit_level if limit_distance is None else ref_level + sign * limit_distance * spec.pip
         bid, ask = self.prices.quote(epic)
         exit_px = bid if direction == "BUY" else ask  # the side a stop or limit closes at
+        base = exit_px if from_market else ref_level  # where the minimum distance is measured from
         min_gap = spec.min_stop_distance * spec.pip - _EPS
         ok = True
         if stop is not None:
             stop = spec.round_price(stop)
-            ok &= (exit_px - stop) * sign >= min_gap
+            ok &= (base - stop) * sign >= min_gap and (exit_px - stop) * sign > _EPS
         if limit is not None:
             limit = spec.round_price(limit)
-            ok &= (limit - exit_px) * sign >= min_gap
+            ok &= (limit - base) * sign >= min_gap and (limit - exit_px) * sign > _EPS
         return stop, limit, ok
 
     def _reject(self, acc: Account, ref: str, reason: str, *, epic: str | None, expiry: str | None,
@@ -249,7 +256,7 @@ class PositionDealing(Ledger):
             ref = self.new_reference()
             stop, limit, ok = self.attached_levels(pos.epic, pos.direction, pos.level, stop_level=stop_level,
                                                    stop_distance=None, limit_level=limit_level,
-                                                   limit_distance=None)
+                                                   limit_distance=None, from_market=True)
             if not ok:
                 return self._reject(acc, ref, "ATTACHED_ORDER_LEVEL_ERROR", epic=pos.epic, expiry=pos.expiry,
                                     direction=pos.direction, deal_id=deal_id, kind="EDIT_STOP_AND_LIMIT")
