@@ -224,6 +224,36 @@ def test_working_order_dropped_answer_no_duplicate(sim: IGSimulator, client: IGC
     assert sim_calls(sim, "POST", "/workingorders/otc") == [0]
 
 
+def test_amend_and_delete_after_lost_answers(sim: IGSimulator, client: IGClient) -> None:
+    bid, _ = sim.quote(EPIC)
+    conf = client.open_position(epic=EPIC, direction="BUY", size=1)
+    deal = conf.deal_id or ""
+    path = f"/positions/otc/{deal}"
+    # a 5xx before execution: IG shows the old levels, so the amend is sent again
+    sim.faults.fail_next(1, path=path, method="PUT", status=500)
+    stop = round(bid * 0.99, 5)
+    am = client.amend_position(deal, stop_level=stop)
+    assert am.accepted and not am.recovered
+    assert sim_calls(sim, "PUT", path) == [500, 200]
+    # executed but the answer dropped: IG shows the new levels, nothing is resent
+    sim.faults.drop_next(1, path=path, method="PUT", after=True)
+    stop2 = round(bid * 0.98, 5)
+    am2 = client.amend_position(deal, stop_level=stop2)
+    assert am2.recovered and am2.status == "AMENDED"
+    assert sim_calls(sim, "PUT", path) == [500, 200, 0]
+    assert client.position(deal).position.stop_level == stop2
+
+    wo = client.create_working_order(epic=EPIC, direction="BUY", size=1, level=round(bid * 0.9, 5), type="LIMIT")
+    wpath = f"/workingorders/otc/{wo.deal_id}"
+    sim.faults.drop_next(1, path=wpath, method="PUT", after=True)
+    wam = client.amend_working_order(wo.deal_id or "", level=round(bid * 0.8, 5))
+    assert wam.recovered and sim_calls(sim, "PUT", wpath) == [0]
+    sim.faults.drop_next(1, path=wpath, method="DELETE", after=True)
+    gone = client.delete_working_order(wo.deal_id or "")
+    assert gone.recovered and gone.status == "DELETED"
+    assert sim_calls(sim, "DELETE", wpath) == [0] and sim.working_orders() == []
+
+
 def test_invalid_token_on_deal_relogs_then_looks_up_then_sends(sim: IGSimulator, client: IGClient) -> None:
     sim.faults.invalid_token_next(1, path="/positions/otc", method="POST")
     conf = client.open_position(epic=EPIC, direction="BUY", size=1)

@@ -184,7 +184,7 @@ class MarketsAPI:
             account_trading=app.allowance_account_trading,
         )
         if app.allowance_account_historical_data:
-            self.allowance.total = app.allowance_account_historical_data
+            self.allowance.set_total(app.allowance_account_historical_data)
         return app
 
     # -- history -----------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from igkit.ig._model_base import parse_model
 from igkit.ig.enums import OrderType, TimeInForce, WorkingOrderTimeInForce, WorkingOrderType
 from igkit.ig.limits import Budget
 from igkit.ig.models import AffectedDeal, Confirm, MarketDetails, Position, WorkingOrder
-from igkit.ig.transport import AmbiguousRequestError, SessionRenewedError, Transport
+from igkit.ig.transport import AmbiguousRequestError, Response, SessionRenewedError, Transport
 from igkit.ig.validation import (
     DEAL_ID as _DEAL_ID,
 )
@@ -56,6 +56,18 @@ def new_deal_reference(prefix: str = "IGK") -> str:
 
 def _not_found(exc: IGError) -> bool:
     return exc.error_code in _NOT_FOUND or exc.status == 404
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def _recovered(deal_id: str, status: str, epic: str | None) -> Confirm:
+    """A confirm rebuilt from IG's state after the answer to a request was lost (``recovered=True``)."""
+    return Confirm(deal_id=deal_id, deal_status="ACCEPTED", reason="SUCCESS", status=status, epic=epic,
+                   affected_deals=[AffectedDeal(deal_id=deal_id, status=status)], recovered=True)  # fmt: skip
 
 
 class DealingAPI:
@@ -130,8 +142,13 @@ class DealingAPI:
         )  # fmt: skip
         if currency_code is None:
             body["currencyCode"] = self._currency(epic)
-        recovered = self._submit("/positions/otc", body, ref, look_in="positions")
-        return self._finish(ref, wait_confirm, raise_on_reject, recovered)
+        out = self._trade(
+            lambda: self._t.request("POST", "/positions/otc", version=2, json_body=body, budget=Budget.TRADING,
+                                    idempotent=False),
+            lambda: self._lookup(ref, "positions"),
+            f"deal {ref}",
+        )  # fmt: skip
+        return self._finish(ref, wait_confirm, raise_on_reject, out if isinstance(out, Confirm) else None)
 
     def close_position(
         self,
@@ -161,28 +178,14 @@ class DealingAPI:
             size=size if size is not None else pos.size, order_type=order_type, level=level,
             quote_id=quote_id, time_in_force=time_in_force,
         )  # fmt: skip
-        attempts = self._t.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                resp = self._t.request(
-                    "POST", "/positions/otc", version=1, json_body=body, budget=Budget.TRADING,
-                    idempotent=False, delete_override=True,
-                )  # fmt: skip
-            except (AmbiguousRequestError, SessionRenewedError) as exc:
-                done = self._close_went_through(pos, float(body["size"]))
-                if done is not None:
-                    log.warning("close of %s: answer lost (%s) but the position shows it done", deal_id, exc)
-                    return done
-                if attempt == attempts:
-                    raise
-                log.warning("close of %s: answer lost (%s), position unchanged; sending again", deal_id, exc)
-                self._sleep(self._t.backoff_delay(attempt))
-                continue
-            ref = (resp.data or {}).get("dealReference")
-            if not ref:
-                raise IGRequestError("close answered without a dealReference", endpoint=resp.endpoint)
-            return self._finish(ref, wait_confirm, raise_on_reject, None)
-        raise AssertionError("unreachable")  # pragma: no cover
+        size_sent = float(body["size"])
+        out = self._trade(
+            lambda: self._t.request("POST", "/positions/otc", version=1, json_body=body, budget=Budget.TRADING,
+                                    idempotent=False, delete_override=True),
+            lambda: self._close_went_through(pos, size_sent),
+            f"close of {deal_id}",
+        )  # fmt: skip
+        return self._complete(out, wait_confirm, raise_on_reject)
 
     def amend_position(
         self,
@@ -203,8 +206,21 @@ class DealingAPI:
             trailing_stop=trailing_stop, trailing_stop_distance=trailing_stop_distance,
             trailing_stop_increment=trailing_stop_increment,
         )  # fmt: skip
-        resp = self._t.request("PUT", f"/positions/otc/{deal_id}", version=2, json_body=body, budget=Budget.TRADING)
-        return self._finish(self._ref_of(resp.data, resp.endpoint), wait_confirm, raise_on_reject, None)
+
+        def check() -> Confirm | None:
+            pos = self.position(deal_id)
+            p = pos.position
+            if _same(p.stop_level, body["stopLevel"]) and _same(p.limit_level, body["limitLevel"]):
+                return _recovered(deal_id, "AMENDED", pos.epic)
+            return None
+
+        out = self._trade(
+            lambda: self._t.request("PUT", f"/positions/otc/{deal_id}", version=2, json_body=body,
+                                    budget=Budget.TRADING, idempotent=False),
+            check,
+            f"amend of {deal_id}",
+        )  # fmt: skip
+        return self._complete(out, wait_confirm, raise_on_reject)
 
     # -- working orders ---------------------------------------------------------------------------------------
     def create_working_order(
@@ -240,8 +256,13 @@ class DealingAPI:
         )  # fmt: skip
         if currency_code is None:
             body["currencyCode"] = self._currency(epic)
-        recovered = self._submit("/workingorders/otc", body, ref, look_in="workingorders")
-        return self._finish(ref, wait_confirm, raise_on_reject, recovered)
+        out = self._trade(
+            lambda: self._t.request("POST", "/workingorders/otc", version=2, json_body=body,
+                                    budget=Budget.TRADING, idempotent=False),
+            lambda: self._lookup(ref, "workingorders"),
+            f"working order {ref}",
+        )  # fmt: skip
+        return self._finish(ref, wait_confirm, raise_on_reject, out if isinstance(out, Confirm) else None)
 
     def amend_working_order(
         self,
@@ -265,18 +286,39 @@ class DealingAPI:
             stop_level=stop_level, stop_distance=stop_distance, limit_level=limit_level,
             limit_distance=limit_distance, guaranteed_stop=guaranteed_stop,
         )  # fmt: skip
-        resp = self._t.request(
-            "PUT", f"/workingorders/otc/{deal_id}", version=2, json_body=body, budget=Budget.TRADING
-        )
-        return self._finish(self._ref_of(resp.data, resp.endpoint), wait_confirm, raise_on_reject, None)
+
+        def check() -> Confirm | None:
+            for w in self.working_orders():
+                if w.deal_id == deal_id and _same(w.working_order_data.order_level, body["level"]):
+                    return _recovered(deal_id, "AMENDED", w.epic)
+            return None
+
+        out = self._trade(
+            lambda: self._t.request("PUT", f"/workingorders/otc/{deal_id}", version=2, json_body=body,
+                                    budget=Budget.TRADING, idempotent=False),
+            check,
+            f"amend of working order {deal_id}",
+        )  # fmt: skip
+        return self._complete(out, wait_confirm, raise_on_reject)
 
     def delete_working_order(
         self, deal_id: str, *, wait_confirm: bool = True, raise_on_reject: bool = True
     ) -> Confirm:
         """``DELETE /workingorders/otc/{dealId}`` (v2, no body)."""
         _Checker("DELETE /workingorders/otc").pattern("dealId", deal_id, _DEAL_ID, "a deal id")
-        resp = self._t.request("DELETE", f"/workingorders/otc/{deal_id}", version=2, budget=Budget.TRADING)
-        return self._finish(self._ref_of(resp.data, resp.endpoint), wait_confirm, raise_on_reject, None)
+
+        def check() -> Confirm | None:
+            if any(w.deal_id == deal_id for w in self.working_orders()):
+                return None
+            return _recovered(deal_id, "DELETED", None)
+
+        out = self._trade(
+            lambda: self._t.request("DELETE", f"/workingorders/otc/{deal_id}", version=2, budget=Budget.TRADING,
+                                    idempotent=False),
+            check,
+            f"delete of working order {deal_id}",
+        )  # fmt: skip
+        return self._complete(out, wait_confirm, raise_on_reject)
 
     # -- internals -----------------------------------------------------------------------------------------
     @staticmethod
@@ -298,26 +340,33 @@ class DealingAPI:
             self._currencies[epic] = code
         return code
 
-    def _submit(self, path: str, body: dict[str, Any], ref: str, *, look_in: str) -> Confirm | None:
-        """POST a new deal carrying ``ref``; never resend without first checking IG has no trace of it.
+    def _trade(
+        self, send: Callable[[], Response], check: Callable[[], Confirm | None], what: str
+    ) -> Response | Confirm:
+        """Send a trading request; after a lost answer ask IG (``check``) before any resend.
 
-        Returns None when IG answered, or the confirm found by the lookup after a lost answer.
+        Returns IG's response, or the confirm ``check`` found (IG did execute it) after a lost answer.
+        A failure of ``check`` itself propagates: without knowing, nothing is resent.
         """
         attempts = self._t.max_retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                self._t.request("POST", path, version=2, json_body=body, budget=Budget.TRADING, idempotent=False)
-                return None
+                return send()
             except (AmbiguousRequestError, SessionRenewedError) as exc:
-                found = self._lookup(ref, look_in)
+                found = check()
                 if found is not None:
-                    log.warning("deal %s: answer lost (%s) but IG has it; not resending", ref, exc)
+                    log.warning("%s: answer lost (%s) but IG shows it done; not resending", what, exc)
                     return found
                 if attempt == attempts:
                     raise
-                log.warning("deal %s: answer lost (%s) and IG has no trace of it; sending again", ref, exc)
+                log.warning("%s: answer lost (%s) and IG has no trace of it; sending again", what, exc)
                 self._sleep(self._t.backoff_delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _complete(self, out: Response | Confirm, wait: bool, raise_on_reject: bool) -> Confirm:
+        if isinstance(out, Confirm):
+            return self._finish(None, wait, raise_on_reject, out)
+        return self._finish(self._ref_of(out.data, out.endpoint), wait, raise_on_reject, None)
 
     def _lookup(self, ref: str, look_in: str) -> Confirm | None:
         """IG's record of deal ``ref``: its confirm, else a confirm rebuilt from positions/orders, else None.
@@ -358,7 +407,7 @@ class DealingAPI:
         remaining = 0.0 if now is None else now.size
         if remaining > before.size - size + 1e-9:
             return None
-        status = "CLOSED" if now is None else "PARTIALLY_CLOSED"
+        status = "CLOSED" if now is None else "PARTIALLY_CLOSED"  # (a rebuilt confirm: IG's was lost)
         return Confirm(
             deal_id=before.deal_id, deal_status="ACCEPTED", reason="SUCCESS", status=status,
             epic=before.epic, direction=before.direction.opposite(), size=size,
@@ -368,10 +417,10 @@ class DealingAPI:
             recovered=True,
         )  # fmt: skip
 
-    def _finish(self, ref: str, wait: bool, raise_on_reject: bool, known: Confirm | None) -> Confirm:
-        if known is not None and not known.recovered:
+    def _finish(self, ref: str | None, wait: bool, raise_on_reject: bool, known: Confirm | None) -> Confirm:
+        if known is not None and (not known.recovered or ref is None):
             c = known
-        elif not wait:
+        elif not wait or ref is None:
             return known if known is not None else Confirm(deal_reference=ref)
         else:
             c = self._wait_confirm(ref, fallback=known)

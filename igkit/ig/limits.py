@@ -191,6 +191,12 @@ class HistoricalAllowance:
             self.total = int(total)
             self._resets_at = None if expiry_s is None else self._clock() + float(expiry_s)
 
+    def set_total(self, total: int) -> None:
+        """A new weekly total (from ``/operations/application``); what is left never exceeds it."""
+        with self._lock:
+            self.total = int(total)
+            self.remaining = min(self.remaining, self.total)
+
     def _current(self) -> int:
         if self._resets_at is not None and self._clock() >= self._resets_at:
             self.remaining = self.total
