@@ -62,7 +62,7 @@ def _frame(prices: PriceSource, epic: str, res: str, start: int, end: int) -> pd
     frame = frame[list(COLUMNS)]
     if res in ("WEEK", "MONTH") and len(frame):
         key = pd.DatetimeIndex(frame.index).tz_localize(None).to_period("W-SUN" if res == "WEEK" else "M").start_time
-        g = frame.groupby(key.tz_localize("UTC"))
+        g = frame.groupby(key.tz_localize("UTC").as_unit("ns"))
         frame = pd.DataFrame({
             "bid_open": g["bid_open"].first(), "bid_high": g["bid_high"].max(), "bid_low": g["bid_low"].min(),
             "bid_close": g["bid_close"].last(), "ask_open": g["ask_open"].first(),
@@ -84,8 +84,9 @@ def build_bars(prices: PriceSource, epic: str, res: str, *, start: int | None, e
     if start is not None:
         if start > end:
             return _frame(prices, epic, res, end, end)
-        frame = _frame(prices, epic, res, start, end + 1)
-        return frame[pd.DatetimeIndex(frame.index).asi8 <= end]
+        last_bar_end = end - end % min(step, _DAY) + min(step, _DAY)  # the bar opening at ``end`` counts
+        frame = _frame(prices, epic, res, start, min(last_bar_end, now + 1))
+        return frame[_opens(frame) <= end]
     span = max(1, max_points) * step
     frame = _frame(prices, epic, res, end - span, end + 1)
     for _ in range(4):  # closed hours and weekends leave gaps: look further back until max bars
@@ -96,9 +97,14 @@ def build_bars(prices: PriceSource, epic: str, res: str, *, start: int | None, e
     return frame.iloc[-max_points:] if max_points > 0 else frame.iloc[0:0]
 
 
+def _opens(frame: pd.DataFrame) -> np.ndarray:
+    """Bar open times as int64 ns (whatever the index's unit)."""
+    return pd.DatetimeIndex(frame.index).as_unit("ns").asi8
+
+
 def to_rows(frame: pd.DataFrame, decimals: int) -> list[tuple[int, list[float], int]]:
     """(open ns, [8 prices rounded], ticks) per bar."""
     values = np.round(frame[list(COLUMNS[:-1])].to_numpy(dtype=np.float64), decimals)
     ticks = frame["ticks"].to_numpy(dtype=np.int64)
-    opens = pd.DatetimeIndex(frame.index).asi8
+    opens = _opens(frame)
     return [(int(t), [float(x) for x in values[i]], int(ticks[i])) for i, t in enumerate(opens)]
