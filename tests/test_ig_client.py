@@ -503,3 +503,78 @@ def test_secrets_absent_from_logs_reprs_and_errors(sim: IGSimulator, caplog: pyt
             assert len(s) >= 6 and s not in haystack, "a secret leaked"
     assert "GET /accounts" in caplog.text or "/accounts" in caplog.text  # the request log does log
     c.close()
+
+
+# -- error mapping and transport details ---------------------------------------------------------------------
+AUTH_CODES = [
+    "error.security.invalid-details", "error.security.api-key-missing", "error.security.api-key-invalid",
+    "error.security.api-key-disabled", "error.security.api-key-revoked", "error.security.api-key-restricted",
+    "error.security.client-token-invalid", "error.security.client-token-missing",
+    "error.security.account-token-invalid", "error.security.account-token-missing",
+    "error.security.oauth-token-invalid", "error.public-api.failure.missing.credentials",
+    "error.security.account-suspended", "error.security.too-many-failed-attempts",
+    "error.security.invalid-application", "authentication.failure.not-a-client-account",
+    "error.public-api.failure.kyc.required", "error.public-api.failure.pending.agreements.required",
+    "error.public-api.failure.preferred.account.disabled", "endpoint.unavailable.for.api-key",
+    "error.security.authentication.timeout",
+]  # fmt: skip
+RATE_CODES = [
+    "error.public-api.exceeded-api-key-allowance", "error.public-api.exceeded-account-allowance",
+    "error.public-api.exceeded-account-trading-allowance",
+    "error.public-api.exceeded-account-historical-data-allowance",
+]  # fmt: skip
+OTHER_CODES = [
+    "invalid.input", "error.request.invalid.date-range", "error.public-api.epic-not-found",
+    "error.position.notfound", "error.confirms.deal-not-found", "system.error", "error.positions.generic",
+    "error.switch.accountId-must-be-different", "validation.null-not-allowed.request.forceOpen",
+    "error.public-api.failure.stockbroking-not-supported", "unauthorised.access.to.equity.exception",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", AUTH_CODES + RATE_CODES + OTHER_CODES)
+def test_every_error_code_maps_to_a_typed_error(code: str) -> None:
+    from igkit.ig.transport import map_error
+
+    err = map_error(code, 403, "POST /positions/otc")
+    expected = AuthError if code in AUTH_CODES else RateLimitError if code in RATE_CODES else IGRequestError
+    assert type(err) is expected
+    assert (err.error_code, err.status, err.endpoint) == (code, 403, "POST /positions/otc")
+    assert code in str(err) and "POST /positions/otc" in str(err)
+
+
+def test_backoff_is_bounded_with_jitter() -> None:
+    from igkit.ig import Transport
+
+    t = Transport("http://127.0.0.1:9/gateway/deal", "key-1234", backoff=0.1, backoff_max=0.5)
+    for attempt, cap in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.5), (10, 0.5)]:
+        delays = {t.backoff_delay(attempt) for _ in range(50)}
+        assert all(cap / 2 <= d <= cap for d in delays)
+        assert len(delays) > 1  # jittered
+
+
+def test_connection_refused_after_bounded_retries() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    c = IGClient(f"http://127.0.0.1:{port}/gateway/deal", "key-1234", max_retries=2, backoff=0.001)
+    with pytest.raises(IGRequestError, match="network error") as ei:
+        c.market(EPIC)
+    assert ei.value.endpoint == f"GET /markets/{EPIC}"
+    assert [r.status for r in c.request_log] == [None, None, None]
+
+
+def test_read_timeout_get_retried_and_deal_looked_up(sim: IGSimulator) -> None:
+    c = make_client(sim, timeout=0.3)
+    c.login(sim.username, sim.password)
+    sim.faults.delay_next(1, 0.8, path="/accounts")
+    assert c.accounts()
+    assert [r.error_code for r in c.request_log if r.path == "/accounts"] == ["ReadTimeout", None]
+    sim.faults.delay_next(1, 0.8, path="/positions/otc", method="POST")
+    conf = c.open_position(epic=EPIC, direction="BUY", size=1)
+    assert conf.accepted
+    paths = [r.path for r in c.request_log]
+    assert paths.count("/positions/otc") == 2 and f"/confirms/{conf.deal_reference}" in paths
+    assert len(sim.positions()) == 1
+    c.close()
