@@ -9,7 +9,8 @@ Why hand-written: pandas' ``resample().ohlc()`` costs ~18 ns/tick for bid/ask/mi
 notion of late ticks. This core walks the arrays in L2-sized chunks so each array is read from memory
 once: per chunk it checks the order (sorted chunks take a ``searchsorted`` on the bar edges, others an
 integer division plus a running maximum that finds late ticks), reduces highs and lows with
-``ufunc.reduceat`` and picks opens and closes by index. Bars split by a chunk edge are merged at the end.
+``ufunc.reduceat`` and picks opens and closes by index, all while the chunk is in cache. Bars split by a
+chunk edge are merged at the end.
 Mid highs and lows reduce ``bid + ask`` and halve the few results: halving is monotone, so
 ``max((b + a) / 2) == max(b + a) / 2`` bit for bit, and the per-tick mids are never materialised.
 """
@@ -32,19 +33,23 @@ _NO_BAR = -(1 << 62)  # below any bar id: no bar seen yet
 _mx = np.maximum.reduceat
 _mn = np.minimum.reduceat
 _ge = np.greater_equal
-_all = np.logical_and.reduce
+_count = np.count_nonzero
 
 
 class _Bars(NamedTuple):
-    """Reduced bars. Opens/closes are global tick positions (picked at the end); s = bid + ask."""
+    """Reduced bars, one row per bar; s = bid + ask (halved into mid at the end)."""
 
     bars: np.ndarray  # int64 bar ids (bar open time // f)
-    first: np.ndarray  # intp position of each bar's first arrival
+    first: np.ndarray  # intp position (in the input) of each bar's first arrival
     last: np.ndarray  # intp position of each bar's last arrival
+    bid_open: np.ndarray
     bid_high: np.ndarray
     bid_low: np.ndarray
+    bid_close: np.ndarray
+    ask_open: np.ndarray
     ask_high: np.ndarray
     ask_low: np.ndarray
+    ask_close: np.ndarray
     s_high: np.ndarray
     s_low: np.ndarray
     ticks: np.ndarray  # tick counts (intp, i.e. int64 on 64-bit platforms)
@@ -70,18 +75,22 @@ class _Out:
             return np.empty(cap, np.float64)
 
         return _Bars(np.empty(cap, np.int64), np.empty(cap, np.intp), np.empty(cap, np.intp),
-                     f(), f(), f(), f(), f(), f(), np.empty(cap, np.intp))
+                     f(), f(), f(), f(), f(), f(), f(), f(), f(), f(), np.empty(cap, np.intp))
 
     def reserve(self, m: int) -> _Bars:
         """Room for ``m`` more bars; returns views of the ``m`` rows to fill."""
-        k, cols = self.k, self.cols
-        if k + m > cols.bars.shape[0]:
-            grown = self._alloc(max(2 * cols.bars.shape[0], k + m))
-            for old, new in zip(cols, grown, strict=True):
+        k = self.k
+        end = k + m
+        c = self.cols
+        if end > c.bars.shape[0]:
+            grown = self._alloc(max(2 * c.bars.shape[0], end))
+            for old, new in zip(c, grown, strict=True):
                 new[:k] = old[:k]
-            self.cols = cols = grown
-        self.k = k + m
-        return _Bars(*(c[k : k + m] for c in cols))
+            self.cols = c = grown
+        self.k = end
+        return _Bars(c[0][k:end], c[1][k:end], c[2][k:end], c[3][k:end], c[4][k:end], c[5][k:end],
+                     c[6][k:end], c[7][k:end], c[8][k:end], c[9][k:end], c[10][k:end], c[11][k:end],
+                     c[12][k:end], c[13][k:end])
 
     def finish(self) -> _Bars:
         """Trim, drop empty bars, and combine bars split across chunk edges (same id, adjacent)."""
@@ -96,6 +105,8 @@ class _Out:
                 dup = dup[np.concatenate(([True], dup[1:] != dup[:-1] + 1))]
             nxt = dup + 1
             r.last[dup] = r.last[nxt]
+            r.bid_close[dup] = r.bid_close[nxt]
+            r.ask_close[dup] = r.ask_close[nxt]
             r.ticks[dup] += r.ticks[nxt]
             for hi in (r.bid_high, r.ask_high, r.s_high):
                 hi[dup] = np.maximum(hi[dup], hi[nxt])
@@ -120,7 +131,7 @@ def _chunk(tc: np.ndarray, bc: np.ndarray, ac: np.ndarray, f: int, floor: int, o
     if sorted_ and n > 1:
         ok = flags[: n - 1]
         _ge(tc[1:], tc[:-1], out=ok)
-        sorted_ = bool(_all(ok))
+        sorted_ = _count(ok) == n - 1
     late = 0
     pos = None
     if sorted_:
@@ -176,6 +187,10 @@ def _chunk(tc: np.ndarray, bc: np.ndarray, ac: np.ndarray, f: int, floor: int, o
     _mn(ac, idx, out=o.ask_low)
     _mx(s, idx, out=o.s_high)
     _mn(s, idx, out=o.s_low)
+    o.bid_open[:] = bc[idx]  # picked while the chunk is in cache: later, each would be a cache miss
+    o.bid_close[:] = bc[ends]
+    o.ask_open[:] = ac[idx]
+    o.ask_close[:] = ac[ends]
     if pos is not None:  # positions in the filtered arrays → positions in the chunk
         idx[:] = pos[idx]
         ends[:] = pos[ends]
@@ -206,27 +221,27 @@ def _reduce(ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, f: int, floor: int
     return out.finish(), late
 
 
-def _columns(r: _Bars, bid: np.ndarray, ask: np.ndarray, f: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _columns(r: _Bars, f: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """Bar open times (ns) and the 12 float columns in schema order; non-finite prices → DataError."""
-    for k, name in ((3, "bid"), (4, "bid"), (5, "ask"), (6, "ask"), (7, "bid + ask"), (8, "bid + ask")):
-        bad = ~np.isfinite(r[k])  # highs/lows propagate NaN and ±inf from any tick of the bar
+    for col, name in ((r.bid_high, "bid"), (r.bid_low, "bid"), (r.ask_high, "ask"), (r.ask_low, "ask"),
+                      (r.s_high, "bid + ask"), (r.s_low, "bid + ask")):
+        bad = ~np.isfinite(col)  # highs/lows propagate NaN and ±inf from any tick of the bar
         if bad.any():
             at = pd.Timestamp(int(r.bars[np.flatnonzero(bad)[0]]) * f, unit="ns", tz="UTC")
             raise DataError(f"{name} prices must be finite numbers: NaN or inf in the bar opening at {at}")
-    bo, bc, ao, ac = bid[r.first], bid[r.last], ask[r.first], ask[r.last]
-    mo = bo + ao
+    mo = r.bid_open + r.ask_open  # the very sum the first tick's mid is made of
     mo *= 0.5
-    mc = bc + ac
+    mc = r.bid_close + r.ask_close
     mc *= 0.5
-    return r.bars * f, [bo, r.bid_high, r.bid_low, bc, ao, r.ask_high, r.ask_low, ac,
-                        mo, r.s_high * 0.5, r.s_low * 0.5, mc]
+    return r.bars * f, [r.bid_open, r.bid_high, r.bid_low, r.bid_close, r.ask_open, r.ask_high, r.ask_low,
+                        r.ask_close, mo, r.s_high * 0.5, r.s_low * 0.5, mc]
 
 
-def _to_frame(r: _Bars | None, late: int, bid: np.ndarray, ask: np.ndarray, f: int) -> pd.DataFrame:
+def _to_frame(r: _Bars | None, late: int, f: int) -> pd.DataFrame:
     if r is None:
         frame = empty_candles()
     else:
-        times, values = _columns(r, bid, ask, f)
+        times, values = _columns(r, f)
         cols = dict(zip(FLOAT_COLUMNS, values, strict=True))
         cols["ticks"] = r.ticks
         frame = _frame(times, cols)
@@ -273,7 +288,7 @@ def resample_arrays(ts_ns: Any, bid: Any, ask: Any, freq: str | pd.Timedelta = "
         raise DataError(f"ts_ns, bid and ask must have the same length, got {ts.shape[0]}, {b.shape[0]}, "
                         f"{a.shape[0]}")
     r, late = _reduce(ts, b, a, f)
-    return _to_frame(r, late, b, a, f)
+    return _to_frame(r, late, f)
 
 
 def resample_ticks(ticks: pd.DataFrame, freq: str | pd.Timedelta = "1min") -> pd.DataFrame:
@@ -299,7 +314,7 @@ def resample_ticks(ticks: pd.DataFrame, freq: str | pd.Timedelta = "1min") -> pd
                         "(igkit never guesses a time zone)")
     if str(idx.tz) != "UTC":
         idx = idx.tz_convert("UTC")
-    ts = idx.as_unit("ns").asi8
+    ts = (idx if idx.unit == "ns" else idx.as_unit("ns")).asi8  # as_unit copies even when a no-op
     cols = []
     for name in ("bid", "ask"):
         col = ticks[name]
@@ -312,4 +327,4 @@ def resample_ticks(ticks: pd.DataFrame, freq: str | pd.Timedelta = "1min") -> pd
         except (TypeError, ValueError) as exc:  # e.g. nullable dtypes holding <NA>
             raise DataError(f"ticks column {name!r} cannot be read as float64 prices: {exc}") from None
     r, late = _reduce(ts, cols[0], cols[1], f)
-    return _to_frame(r, late, cols[0], cols[1], f)
+    return _to_frame(r, late, f)

@@ -188,7 +188,8 @@ class CandleBuilder:
         else:
             floor = _NEVER // f
         r, late = _reduce(ts, b, a, f, floor)
-        if r is not None and not all(np.isfinite(col).all() for col in r[3:9]):
+        if r is not None and not all(np.isfinite(col).all() for col in (r.bid_high, r.bid_low, r.ask_high,
+                                                                          r.ask_low, r.s_high, r.s_low)):
             return self._update_loop(ts, b, a)  # NaN/inf: let _build drop and count them per bar
         self.late += late
         if r is None:
@@ -219,7 +220,7 @@ class CandleBuilder:
                 out.append(c)
         if nbars - 1 > closed_from:
             sub = type(r)(*(col[closed_from : nbars - 1] for col in r))
-            times, cols = _columns(sub, b, a, f)
+            times, cols = _columns(sub, f)
             for row in zip(times.tolist(), *(c.tolist() for c in cols), sub.ticks.tolist(), strict=True):
                 out.append(Candle(*row))
         self._start = start = last_id * f
