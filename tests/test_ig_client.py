@@ -300,6 +300,22 @@ def test_history_cache_hit_sends_nothing(sim: IGSimulator, tmp_path: Path) -> No
     c2.close()
 
 
+def test_history_cache_serves_a_range_inside_a_cached_one(sim: IGSimulator, tmp_path: Path) -> None:
+    c = make_client(sim, cache_dir=str(tmp_path))
+    c.login(sim.username, sim.password)
+    end = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=1)
+    c.prices(EPIC, "5min", start=end - pd.Timedelta(hours=4), end=end)
+    inner_start, inner_end = end - pd.Timedelta(hours=3), end - pd.Timedelta(minutes=30)
+    inner = c.prices(EPIC, "5min", start=inner_start, end=inner_end)
+    assert len(sim_calls(sim, "GET", f"/prices/{EPIC}")) == 1
+    direct = make_client(sim)  # no cache: what IG itself answers for the inner range
+    direct.login(sim.username, sim.password)
+    pd.testing.assert_frame_equal(inner, direct.prices(EPIC, "5min", start=inner_start, end=inner_end))
+    assert len(sim_calls(sim, "GET", f"/prices/{EPIC}")) == 2
+    c.close()
+    direct.close()
+
+
 def test_history_allowance_refused_before_sending(sim: IGSimulator) -> None:
     c = make_client(sim, historical_points_per_week=50)
     c.login(sim.username, sim.password)
@@ -402,8 +418,9 @@ def test_retries_are_bounded(sim: IGSimulator) -> None:
 
 class _HtmlHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = b"<html><body>502 Bad Gateway</body></html>"
-        self.send_response(502)
+        ok = "HTML200" in self.path
+        body = b"<html><body>Welcome</body></html>" if ok else b"<html><body>502 Bad Gateway</body></html>"
+        self.send_response(200 if ok else 502)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -432,6 +449,9 @@ def test_non_json_error_body(html_server: str) -> None:
     assert err.status == 502 and err.error_code is None
     assert "non-JSON" in str(err) and "Bad Gateway" in str(err)
     assert [r.status for r in c.request_log] == [502, 502]
+    with pytest.raises(IGRequestError, match="non-JSON") as ei:  # a 200 that is not IG's JSON either
+        c.market("CS.D.HTML200.IP")
+    assert ei.value.status == 200 and "Welcome" in str(ei.value)
 
 
 # -- limits --------------------------------------------------------------------------------------------------

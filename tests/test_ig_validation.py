@@ -93,6 +93,8 @@ def test_expiry_formats_accepted(expiry: str) -> None:
 
 def test_size_with_twelve_decimals_is_fine() -> None:
     assert open_body(size=0.123456789012)["size"] == 0.123456789012
+    assert open_body(size=0.1 + 0.2)["size"] == 0.3  # float noise is not a 13th decimal
+    assert open_body(size=3 * 0.1)["size"] == 0.3
 
 
 def test_quote_and_trailing_valid() -> None:

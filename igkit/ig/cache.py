@@ -2,7 +2,8 @@
 
 IG charges history against a weekly points allowance. A frame fetched for a closed range (both ends
 given, end in the past) is stored as one Parquet file keyed by epic, resolution and the range; asking for
-the same range again reads the file and sends nothing. Files are written atomically (temp + rename).
+the same range again, or any range inside a cached one, reads the file (sliced, both ends inclusive like
+IG's ``from``/``to``) and sends nothing. Files are written atomically (temp + rename).
 """
 
 from __future__ import annotations
@@ -42,22 +43,40 @@ class HistoryCache:
         return self.root / _SAFE.sub("_", epic) / str(resolution) / f"{_stamp(start)}_{_stamp(end)}.parquet"
 
     def get(self, epic: str, resolution: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame | None:
-        """The cached frame for exactly this range, or None."""
-        p = self.path(epic, resolution, start, end)
-        if not p.is_file():
-            self.misses += 1
-            return None
+        """The cached frame for this range (exact, or sliced from a cached range covering it), or None."""
+        exact = self.path(epic, resolution, start, end)
+        candidates = [exact] if exact.is_file() else self._covering(exact.parent, start, end)
+        for p in candidates:
+            frame = self._read(p)
+            if frame is not None:
+                self.hits += 1
+                return frame if p == exact else frame.loc[start:end]
+        self.misses += 1
+        return None
+
+    def _covering(self, folder: Path, start: pd.Timestamp, end: pd.Timestamp) -> list[Path]:
+        """Cached files whose range covers [start, end], narrowest first."""
+        if not folder.is_dir():
+            return []
+        found: list[tuple[pd.Timedelta, Path]] = []
+        for p in folder.glob("*_*.parquet"):
+            try:
+                a, b = (pd.Timestamp(x, tz="UTC") for x in p.stem.split("_"))
+            except ValueError:
+                continue
+            if a <= start and b >= end:
+                found.append((b - a, p))
+        return [p for _, p in sorted(found)]
+
+    def _read(self, p: Path) -> pd.DataFrame | None:
         try:
             frame = pd.read_parquet(p)
         except Exception as exc:  # a corrupt file is a miss, not a crash
             log.warning("history cache file %s unreadable (%s); fetching again", p, exc)
-            self.misses += 1
             return None
         if list(frame.columns) != list(PRICE_COLUMNS):
-            self.misses += 1
             return None
         frame.index = pd.DatetimeIndex(frame.index, name="time").as_unit("ns")
-        self.hits += 1
         return frame
 
     def put(self, epic: str, resolution: str, start: pd.Timestamp, end: pd.Timestamp, frame: pd.DataFrame) -> Path:

@@ -339,6 +339,9 @@ class Transport:
             code = data.get("errorCode") if isinstance(data, dict) and status >= 400 else None
             self._record(shown, path, status, t0, attempt, data, code)
             if status < 400:
+                if snippet is not None:  # a proxy's HTML page is not IG's answer
+                    cls = IGRequestError if idempotent else AmbiguousRequestError
+                    raise cls(f"IG answered HTTP {status} with a {snippet}", status=status, endpoint=endpoint)
                 return Response(status, resp.headers, data, endpoint)
             if (
                 code in TOKEN_INVALID
