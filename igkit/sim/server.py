@@ -116,8 +116,7 @@ def _version(headers: Any) -> int:
     return v
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+def _body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
@@ -130,7 +129,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _make_dispatch(sim: IGSimulator, methods: dict[str, _Route]) -> Callable[[web.Request], Any]:
-    async def dispatch(request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
         method = request.method.upper()
         override = request.headers.get("_method")
         if method == "POST" and override:
@@ -146,11 +145,17 @@ def _make_dispatch(sim: IGSimulator, methods: dict[str, _Route]) -> Callable[[we
         finally:
             sim._log_request(RequestRecord(method, rel, status, version, sim.clock.now_ns()))
 
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        # Shielded: a client that gives up (timeout, disconnect) does not cancel the request, which IG
+        # would carry out anyway (a deal sent is a deal done).
+        return await asyncio.shield(handle(request))
+
     return dispatch
 
 
 async def _pipeline(sim: IGSimulator, request: web.Request, methods: dict[str, _Route], method: str,
                     rel: str) -> web.StreamResponse:
+    raw_body = await request.read()  # read first: a delayed request must not need the connection later
     route = methods.get(method)
     faults = sim.faults.take(method, rel, authenticated=bool(route and route.auth))
     kinds = {f.kind: f for f in faults}
@@ -180,7 +185,7 @@ async def _pipeline(sim: IGSimulator, request: web.Request, methods: dict[str, _
             session, account = sim.auth.authenticate(request.headers)
         sim.limiter.check(api_key, account, route.trading)
         # IG's gateway drops the body of a real DELETE: only POST + "_method: DELETE" carries one
-        body = {} if request.method.upper() == "DELETE" else await _body(request)
+        body = {} if request.method.upper() == "DELETE" else _body(raw_body)
         ctx = Ctx(sim, method, rel, version, request.headers, request.query, dict(request.match_info),
                   body, api_key, session, account)
         sim.broker.evaluate()
