@@ -91,7 +91,7 @@ def _signals(candles: pd.DataFrame, strategy: Strategy | pd.Series) -> tuple[pd.
         raise DataError(f"backtest: signals of {label} must be in {{-1, 0, 1}}, "
                         f"got values from {raw.min()} to {raw.max()}")
     if arr is not raw or sig.name != "signal":
-        sig = pd.Series(arr, index=candles.index, name="signal")
+        sig = pd.Series(arr, index=candles.index, name="signal", copy=False)
     return sig, label
 
 
@@ -151,7 +151,7 @@ def backtest(
         "entry_price": t.entry_price,
         "exit_price": t.exit_price,
         "pnl": book.pnl,
-        "exit_reason": np.asarray(REASONS, dtype=object)[t.reason],
+        "exit_reason": pd.Categorical.from_codes(t.reason, categories=list(REASONS)),
         "entry_bar": t.entry_bar,
         "exit_bar": t.exit_bar,
     }, columns=list(TRADE_COLUMNS))
@@ -160,8 +160,8 @@ def backtest(
     log.debug("backtest %s: %d bars, %d trades", label, len(candles), len(trades))
     return BacktestResult(
         trades=trades,
-        equity=pd.Series(book.equity, index=index, name="equity"),
-        positions=pd.Series(book.positions, index=index, name="position"),
+        equity=pd.Series(book.equity, index=index, name="equity", copy=False),
+        positions=pd.Series(book.positions, index=index, name="position", copy=False),
         signals=sig,
         capital=capital,
         strategy=label,

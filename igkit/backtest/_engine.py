@@ -73,7 +73,7 @@ def prices(candles: pd.DataFrame, extremes: bool) -> Prices:
         if name not in candles.columns:
             raise DataError(f"backtest: candles have no column {name!r} (columns: {list(candles.columns)})")
         arr = candles[name].to_numpy(dtype=np.float64, copy=False)
-        if not np.isfinite(arr).all():
+        if not np.isfinite(arr.sum()):  # NaN and ±inf propagate into the sum: one cheap pass
             bad = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise DataError(f"backtest: column {name!r} has a non-finite value at {candles.index[bad]}")
         out[name] = arr
@@ -220,10 +220,18 @@ def _book(t: Trades, p: Prices, n: int, capital: float, commission: float) -> Bo
     pnl = units * (t.exit_price - t.entry_price) - fee - exit_fee
     # cash: -units * entry - fee at the entry bar; +units * exit - fee at the exit bar (the end close is a
     # valuation: it adds nothing to cash here, the open position is marked instead)
-    flows = np.bincount(t.entry_bar, weights=-units * t.entry_price - fee, minlength=n)
+    # cash is constant between fills: sum the flows per fill bar, then repeat each level up to the next
     closed = ~end
-    flows += np.bincount(t.exit_bar[closed], weights=(units * t.exit_price - exit_fee)[closed], minlength=n)
-    cash = np.cumsum(flows) + capital
+    bars = np.concatenate((t.entry_bar, t.exit_bar[closed]))
+    amounts = np.concatenate((-units * t.entry_price - fee, (units * t.exit_price - exit_fee)[closed]))
+    order = np.argsort(bars, kind="stable")
+    bars, amounts = bars[order], amounts[order]
+    levels = np.empty(bars.shape[0] + 1)
+    levels[0] = capital
+    np.cumsum(amounts, out=levels[1:])
+    levels[1:] += capital
+    # level k holds from the k-th fill to the next; several fills in one bar give empty runs
+    cash = np.repeat(levels, np.diff(np.concatenate(([0], bars, [n]))))
     # positions: each trade's units over [entry_bar, held_until), zero in the gaps (trades never overlap)
     m = t.entry_bar.shape[0]
     if m:
@@ -237,8 +245,12 @@ def _book(t: Trades, p: Prices, n: int, capital: float, commission: float) -> Bo
         pos = np.repeat(values, lengths)
     else:
         pos = np.zeros(n)
-    mark = np.where(pos > 0, p.bid_close, p.ask_close)
-    equity = cash + pos * mark
+    # equity = cash + pos * (bid_close if long else ask_close), in one scratch array
+    mark = np.subtract(p.bid_close, p.ask_close)
+    np.multiply(mark, pos > 0, out=mark)
+    mark += p.ask_close
+    mark *= pos
+    equity = np.add(cash, mark, out=cash)
     return Book(t, pnl, pos, equity)
 
 

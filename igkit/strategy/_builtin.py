@@ -21,7 +21,7 @@ from igkit.strategy._indicators import (
 
 __all__ = ["BollingerBands", "DonchianBreakout", "RsiReversion", "SmaCross"]
 
-# Two moving averages closer than this (relative to the price) count as equal: cumulative-sum rounding
+# Two moving averages closer than this (relative to the first price) count as equal: cumulative-sum rounding
 # (~1e-13 relative over millions of bars) must not flip a signal, and real quotes differ far more.
 _EQ_REL = 1e-10
 
@@ -30,8 +30,8 @@ class SmaCross(Strategy):
     """Trend following on two simple moving averages of ``mid_close``.
 
     +1 while SMA(``fast``) > SMA(``slow``), -1 while below, 0 while either is undefined (the first
-    ``slow - 1`` bars) or the two are equal (within 1e-10 of the price). Always in the market after the
-    warm-up: a crossing reverses the position. Warm-up: ``slow`` bars.
+    ``slow - 1`` bars) or the two are equal (closer than 1e-10 × the first close: rounding noise).
+    Always in the market after the warm-up: a crossing reverses the position. Warm-up: ``slow`` bars.
     """
 
     name = "sma"
@@ -48,19 +48,24 @@ class SmaCross(Strategy):
         n = close.shape[0]
         sig = np.zeros(n, dtype=np.int8)
         if n >= self.slow:
-            # one cumulative sum of (close - close[0]) serves both windows; compare
-            # slow * sum_fast - fast * sum_slow (the SMA difference times fast * slow)
-            c = np.cumsum(close - close[0])
+            # C = cumulative sums of (close - close[0]) with a leading 0; the window sum of length w
+            # ending at t is C[t+1] - C[t+1-w], so fast * slow * (SMA_fast - SMA_slow) is
+            # (b - a) C[t+1] - b C[t+1-a] + a C[t+1-b]  for a = fast, b = slow
             a, b = self.fast, self.slow
-            sf = c[b - 1 :] - c[b - 1 - a : n - a] if b > a else c[b - 1 :]
-            ss = c[b - 1 :].copy()
-            ss[1:] -= c[: n - b]
-            diff = sf * b - ss * a
-            tol = np.abs(close[b - 1 :]) * (_EQ_REL * a * b)
+            csum = np.empty(n + 1)
+            csum[0] = 0.0
+            np.subtract(close, close[0], out=csum[1:])
+            np.cumsum(csum[1:], out=csum[1:])
+            diff = np.multiply(csum[b:], float(b - a))
+            tmp = np.multiply(csum[b - a : n + 1 - a], float(b))
+            diff -= tmp
+            np.multiply(csum[: n + 1 - b], float(a), out=tmp)
+            diff += tmp
+            tol = _EQ_REL * a * b * max(abs(float(close[0])), 1e-12)
             out = sig[b - 1 :]
             np.greater(diff, tol, out=out.view(np.bool_))
             out -= diff < -tol
-        return pd.Series(sig, index=candles.index, name="signal")
+        return pd.Series(sig, index=candles.index, name="signal", copy=False)
 
 
 class DonchianBreakout(Strategy):
@@ -94,7 +99,7 @@ class DonchianBreakout(Strategy):
             long_in, short_in = close > upper, close < lower
             long_out, short_out = close < xlow, close > xup
         pos = hold_state(long_in, short_in, long_out, short_out) if n else np.empty(0, np.int8)
-        return pd.Series(pos, index=candles.index, name="signal")
+        return pd.Series(pos, index=candles.index, name="signal", copy=False)
 
 
 class RsiReversion(Strategy):
@@ -120,7 +125,7 @@ class RsiReversion(Strategy):
         r = rsi(self.column(candles, "mid_close"), self.period)
         with np.errstate(invalid="ignore"):
             pos = hold_state(r < self.lower, r > self.upper, r >= self.exit, r <= self.exit)
-        return pd.Series(pos, index=candles.index, name="signal")
+        return pd.Series(pos, index=candles.index, name="signal", copy=False)
 
 
 class BollingerBands(Strategy):
@@ -147,7 +152,7 @@ class BollingerBands(Strategy):
         dev = self.width * rolling_std(close, self.period)
         with np.errstate(invalid="ignore"):
             pos = hold_state(close < mid - dev, close > mid + dev, close >= mid, close <= mid)
-        return pd.Series(pos, index=candles.index, name="signal")
+        return pd.Series(pos, index=candles.index, name="signal", copy=False)
 
 
 def _previous(x: np.ndarray) -> np.ndarray:
