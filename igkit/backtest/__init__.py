@@ -47,6 +47,8 @@ __all__ = ["TRADE_COLUMNS", "BacktestResult", "Sizing", "backtest", "compute_sta
 
 log = logging.getLogger(__name__)
 
+_REASON_DTYPE = pd.CategoricalDtype(list(REASONS))
+
 
 def _distance(value: float | None, what: str, pip: float | None) -> float | None:
     if value is None:
@@ -151,7 +153,7 @@ def backtest(
         "entry_price": t.entry_price,
         "exit_price": t.exit_price,
         "pnl": book.pnl,
-        "exit_reason": pd.Categorical.from_codes(t.reason, categories=list(REASONS)),
+        "exit_reason": pd.Categorical.from_codes(t.reason, dtype=_REASON_DTYPE),
         "entry_bar": t.entry_bar,
         "exit_bar": t.exit_bar,
     }, columns=list(TRADE_COLUMNS))

@@ -30,8 +30,8 @@ class BacktestResult:
             ``exit_time`` (open time of the bar whose open filled a signal exit, of the bar during which a
             stop/take-profit filled, or of the last bar for an ``"end"`` close), ``direction`` (+1/-1),
             ``size`` (units), ``entry_price``/``exit_price`` (fill prices, spread and slippage included),
-            ``pnl`` (net of commission, account currency), ``exit_reason`` ("signal", "stop",
-            "take_profit", "end"), ``entry_bar``/``exit_bar`` (positions in the candles).
+            ``pnl`` (net of commission, account currency), ``exit_reason`` (categorical: "signal",
+            "stop", "take_profit", "end"), ``entry_bar``/``exit_bar`` (positions in the candles).
         equity: per bar, cash + the open position marked at the side it would close at (bid_close for a
             long, ask_close for a short), starting from ``capital``.
         positions: per bar, signed units held at the bar's close (the last bar shows the position that
