@@ -22,6 +22,7 @@ def make_client(sim: IGSimulator, **kw: object) -> IGClient:
     kw.setdefault("limits", RateLimits(UNLIMITED, UNLIMITED, UNLIMITED))
     kw.setdefault("backoff", 0.001)
     kw.setdefault("confirm_timeout", 2.0)
+    kw.setdefault("settle", 0.01)
     return IGClient(sim.rest_url, sim.api_key, **kw)  # type: ignore[arg-type]
 
 

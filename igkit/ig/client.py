@@ -55,6 +55,8 @@ class IGClient(MarketsAPI, DealingAPI):
         historical_points_per_week: weekly history allowance assumed until IG reports it.
         refresh_margin: refresh a v3 access token this many seconds before it expires.
         confirm_timeout: how long to wait for a deal confirm to appear.
+        settle: after a lost answer to a deal, how long to wait before looking the deal up a second time
+            (IG may still be processing it) and only then deciding to send it again.
         clock, sleep: injectable for tests (token expiry, backoff).
     """
 
@@ -72,6 +74,7 @@ class IGClient(MarketsAPI, DealingAPI):
         historical_points_per_week: int | None = None,
         refresh_margin: float = 5.0,
         confirm_timeout: float = 5.0,
+        settle: float = 0.5,
         log_size: int = 1000,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -95,6 +98,7 @@ class IGClient(MarketsAPI, DealingAPI):
         self.cache = HistoryCache(cache_dir) if cache_dir else None
         self.account_id = account_id
         self.confirm_timeout = float(confirm_timeout)
+        self.settle = float(settle)
         self._currencies: dict[str, str] = {}
         self._currency_lock = threading.Lock()
         self._sleep = sleep

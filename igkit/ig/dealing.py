@@ -75,6 +75,7 @@ class DealingAPI:
 
     _t: Transport
     confirm_timeout: float
+    settle: float
     _currencies: dict[str, str]
     _currency_lock: threading.Lock
     _sleep: Callable[[float], None]
@@ -354,6 +355,9 @@ class DealingAPI:
                 return send()
             except (AmbiguousRequestError, SessionRenewedError) as exc:
                 found = check()
+                if found is None and self.settle > 0:  # IG may still be processing it: look once more
+                    self._sleep(self.settle)
+                    found = check()
                 if found is not None:
                     log.warning("%s: answer lost (%s) but IG shows it done; not resending", what, exc)
                     return found
