@@ -129,6 +129,7 @@ class Order:
     reason: str = "signal"  # signal, flatten, kill, manual, reverse
     deal_reference: str = _field(default_factory=new_deal_reference)
     created_ns: int = _field(default_factory=_time.time_ns)
+    good_till_ns: int | None = None  # LIMIT / STOP working orders: expiry (None = good till cancelled)
 
     def __post_init__(self) -> None:
         if not (self.size > 0):
