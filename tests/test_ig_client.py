@@ -57,6 +57,15 @@ def test_v2_login_uses_cst_and_security_token(sim: IGSimulator) -> None:
         headers = c.session.auth_headers()
         assert set(headers) == {"CST", "X-SECURITY-TOKEN"}
         assert [a.account_id for a in c.accounts()]  # an authenticated call works
+        c.market(EPIC)
+        c.positions()
+        # per-request headers only: nothing request-specific or secret in the shared requests.Session
+        shared = {k.lower() for k in c.transport._http.headers}
+        assert not shared & {"version", "x-ig-api-key", "cst", "x-security-token", "authorization"}
+    versions = {(r.method, r.path): r.version for r in sim.request_log}
+    assert versions[("GET", "/accounts")] == 1
+    assert versions[("GET", f"/markets/{EPIC}")] == 3
+    assert versions[("GET", "/positions")] == 2
     logins = [r for r in sim.request_log if r.method == "POST" and r.path == "/session"]
     assert [r.version for r in logins] == [2]
     assert sim_calls(sim, "DELETE", "/session") == [200] or sim_calls(sim, "DELETE", "/session") == [204]
@@ -371,6 +380,8 @@ def test_activity_paging_and_transactions(sim: IGSimulator, client: IGClient) ->
     assert len({(a.deal_id, a.date, a.description) for a in acts}) == len(acts)  # no page read twice
     frame = activities_frame(acts)
     assert str(frame.index.tz) == "UTC" and len(frame) == len(acts)
+    one = client.activity(start=start, deal_id=deal_ids[0])
+    assert one and {a.deal_id for a in one} == {deal_ids[0]}
     txs = client.transactions(start=start)
     assert len(txs) >= 6
 
