@@ -1,0 +1,199 @@
+"""Per-instrument pieces of the engine: the bounded candle history the strategy reads, the instrument's
+reader/builder/counters, and a rolling tick window for the data-quality report.
+
+Hand-written because the history is on the engine's hot path: a closed bar is appended to preallocated
+numpy columns (no Python object per bar kept), and the strategy's frame is built from column slices
+with ``DataFrame._from_arrays`` (~0.1 ms for 100 bars here, against ~0.6 ms for
+:func:`igkit.candles.candles_to_frame` on the same bars); the frame has exactly the candle schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from igkit.candles import CANDLE_COLUMNS, Candle, CandleBuilder
+from igkit.errors import DataError
+from igkit.quality import quality_from_arrays
+from igkit.ticks import TickBuffer, TickReader
+
+__all__ = ["History", "Instrument", "QualityMonitor", "QualityWindow", "load_history"]
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = pd.Index(list(CANDLE_COLUMNS))
+_NF = len(CANDLE_COLUMNS) - 1  # float columns
+
+
+class History:
+    """The last ``size`` closed candles of one instrument as numpy columns; ``frame()`` → candle frame."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"History: size must be >= 1, got {size!r}")
+        self.size = size
+        cap = 2 * size
+        self._ts = np.zeros(cap, dtype=np.int64)
+        self._f = np.zeros((_NF, cap), dtype=np.float64)
+        self._n = np.zeros(cap, dtype=np.int64)
+        self._hi = 0  # one past the newest row
+        self.total = 0  # bars ever appended
+
+    def __len__(self) -> int:
+        return min(self._hi, self.size)
+
+    def append(self, c: Candle) -> None:
+        if self._hi == self._ts.shape[0]:  # full: keep the newest size - 1 rows at the front
+            keep = self.size - 1
+            lo = self._hi - keep
+            self._ts[:keep] = self._ts[lo : self._hi]
+            self._f[:, :keep] = self._f[:, lo : self._hi]
+            self._n[:keep] = self._n[lo : self._hi]
+            self._hi = keep
+        i = self._hi
+        self._ts[i] = c[0]
+        self._f[:, i] = c[1:13]
+        self._n[i] = c[13]
+        self._hi = i + 1
+        self.total += 1
+
+    def extend_frame(self, frame: pd.DataFrame) -> int:
+        """Append the rows of a candle frame (prior history); returns how many were taken."""
+        missing = [c for c in CANDLE_COLUMNS if c not in frame.columns]
+        if missing:
+            raise DataError(f"history candles lack columns {missing} (igkit's candle schema)")
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise DataError("history candles must have a DatetimeIndex of bar open times (UTC)")
+        frame = frame.iloc[-self.size :]
+        index = pd.DatetimeIndex(frame.index)
+        if index.tz is None:
+            raise DataError("history candles: the index must be tz-aware UTC, got a naive DatetimeIndex")
+        ts = index.as_unit("ns").asi8
+        floats = frame[list(CANDLE_COLUMNS[:-1])].to_numpy(dtype=np.float64)
+        ticks = frame["ticks"].to_numpy(dtype=np.int64)
+        for k in range(len(frame)):
+            self.append(Candle._make([int(ts[k]), *floats[k].tolist(), int(ticks[k])]))
+        return len(frame)
+
+    @property
+    def last_ts(self) -> int | None:
+        return int(self._ts[self._hi - 1]) if self._hi else None
+
+    def frame(self) -> pd.DataFrame:
+        """The held bars, oldest first, as a candle frame (its own copy: safe to keep)."""
+        hi = self._hi
+        lo = max(0, hi - self.size)
+        ts = self._ts[lo:hi].copy()
+        f = self._f[:, lo:hi].copy()
+        n = self._n[lo:hi].copy()
+        index = pd.DatetimeIndex(ts.view("M8[ns]"), name="time").tz_localize("UTC")
+        arrays: list[Any] = [f[j] for j in range(_NF)]
+        arrays.append(n)
+        try:
+            return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+                arrays, columns=_COLUMNS, index=index, verify_integrity=False)
+        except (AttributeError, TypeError):  # a pandas without the private fast path: the public one
+            return pd.DataFrame(dict(zip(CANDLE_COLUMNS, arrays, strict=True)), index=index, copy=False)
+
+
+class Instrument:
+    """What the engine keeps per instrument."""
+
+    __slots__ = (
+        "buffer",
+        "builder",
+        "candles",
+        "epic",
+        "history",
+        "last",
+        "last_candle",
+        "lost",
+        "reader",
+        "signal",
+        "signal_ns",
+        "ticks",
+    )
+
+    def __init__(self, epic: str, buffer: TickBuffer, freq: str, history: int) -> None:
+        self.epic = epic
+        self.buffer = buffer
+        self.reader: TickReader | None = None
+        self.builder = CandleBuilder(freq)
+        self.history = History(history)
+        self.candles = 0  # closed live (history excluded)
+        self.ticks = 0
+        self.lost = 0
+        self.last: tuple[int, float, float] | None = None
+        self.last_candle: Candle | None = None
+        self.signal: int | None = None
+        self.signal_ns: int | None = None
+
+
+class QualityWindow:
+    """The last ``window`` ticks of a buffer, read through its own reader, for a quality report."""
+
+    def __init__(self, buffer: TickBuffer, window: int = 20_000) -> None:
+        self.reader = buffer.reader("engine-quality")
+        self.window = window
+        e64, ef = np.empty(0, np.int64), np.empty(0, np.float64)
+        self._ts, self._b, self._a = e64, ef, ef
+
+    def report(self, now_ns: int | None = None) -> dict[str, Any]:
+        batch = self.reader.read()
+        if len(batch):
+            w = self.window
+            self._ts = np.concatenate([self._ts, batch.ts_ns])[-w:]
+            self._b = np.concatenate([self._b, batch.bid])[-w:]
+            self._a = np.concatenate([self._a, batch.ask])[-w:]
+        rep = quality_from_arrays(self._ts, self._b, self._a, now=now_ns)
+        rep["lost"] = self.reader.lost
+        return rep
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class QualityMonitor:
+    """Quality reports of every instrument, one instrument per :meth:`step`, each refreshed every
+    ``interval`` seconds (spread out so the engine thread never pays for all of them at once)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.windows: dict[str, QualityWindow] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
+        self._next = 0.0
+        self._i = 0
+
+    def add(self, buffer: TickBuffer) -> None:
+        self.windows[buffer.instrument] = QualityWindow(buffer)
+
+    def step(self, now: float) -> bool:
+        """Refresh one instrument's report if one is due; True if a report changed."""
+        if not self.interval or not self.windows or now < self._next:
+            return False
+        epics = list(self.windows)
+        epic = epics[self._i % len(epics)]
+        self._i += 1
+        self._next = now + self.interval / len(epics)
+        self.reports = {**self.reports, epic: self.windows[epic].report()}
+        return True
+
+
+def load_history(
+    instruments: Mapping[str, Instrument], history: pd.DataFrame | Mapping[str, pd.DataFrame] | None
+) -> None:
+    """Warm the instruments' histories with prior candles: one frame (one instrument) or ``{epic: frame}``."""
+    if history is None:
+        return
+    if isinstance(history, pd.DataFrame):
+        if len(instruments) != 1:
+            raise DataError("LiveEngine: history= as one frame needs exactly one instrument; pass {epic: frame}")
+        history = {next(iter(instruments)): history}
+    for epic, frame in history.items():
+        if epic not in instruments:
+            raise DataError(f"LiveEngine: history for {epic!r}, which is not one of {list(instruments)}")
+        instruments[epic].history.extend_frame(frame)

@@ -1,0 +1,512 @@
+"""``LiveEngine``: the live orchestrator — ticks → candles → strategy → risk → broker, on ONE thread.
+
+The engine thread waits on ``hub.wait_any``, drains every instrument's reader and handles each tick in
+this order: candle builder update → on a closed bar: append it to the bounded history, run
+``strategy.signals(history)`` (the very method the backtest runs), take the last value as the target,
+turn target × size into orders against the broker's net position, check each with the risk manager,
+submit → THEN ``broker.on_tick`` with the same tick. So a decision made at bar t's close is filled at the
+first tick of bar t+1, at the bar's open, exactly like :func:`igkit.backtest.backtest`.
+
+One rule: the engine thread is the only one that trades. Other threads (a notebook's kill button) call
+:meth:`LiveEngine.kill`, which is thread-safe: it blocks new orders, cancels working orders and
+flattens at once through :class:`igkit.risk.KillSwitch`. Faces observe :attr:`LiveEngine.state`.
+
+Hand-written because this loop is igkit's core: its ordering is what makes live equal the backtest.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from igkit.candles import Candle, freq_to_ns
+from igkit.config import Config
+from igkit.engine._instrument import Instrument, QualityMonitor, load_history
+from igkit.engine._publish import build_values
+from igkit.engine.audit import AuditLog, fill_fields, order_fields, result_fields
+from igkit.engine.metrics import LatencyRing, RateMeter
+from igkit.engine.positions import orders_for_target
+from igkit.engine.state import EngineError, EngineState, EngineStatus
+from igkit.engine.trades import fills_to_trades
+from igkit.errors import ConfigError, DataError
+from igkit.types import Fill, Mode, Order, OrderResult, OrderStatus, Signal, Tick
+
+__all__ = ["LiveEngine"]
+
+log = logging.getLogger(__name__)
+_RUNNING: weakref.WeakSet[LiveEngine] = weakref.WeakSet()
+
+
+class LiveEngine:
+    """Run ``strategy`` live on ``feed``'s ticks, trading through ``broker`` under ``risk``.
+
+    Args:
+        config: an :class:`igkit.config.Config` (None: the defaults) — instruments, bar frequency, size,
+            ``risk.flatten_on_stop``, the mode and ``ig.confirm_live``.
+        feed: started by :meth:`start`, stopped by :meth:`stop`.
+        strategy: an :class:`igkit.strategy.Strategy`.
+        broker: a :class:`igkit.broker.Broker` (``PaperBroker`` in Demo).
+        risk: an :class:`igkit.risk.RiskManager` (``check(order, broker=, quote=, now_ns=)``), or None for
+            no pre-trade checks (logged).
+        hub: the feed's hub by default. instruments: epics (default: the feed's, else the config's).
+        freq, size: bar frequency and units per unit of target (default: from the config).
+        audit_path: JSON-lines audit log (None: no file). history: prior candles to warm up with, a
+            candle frame (one instrument) or ``{epic: frame}``. kill_switch: a ``KillSwitch`` (default:
+            ``KillSwitch(broker, risk)``). mode: overrides ``config.mode``. reversal: "net" (one order)
+            or "split" (close then open). history_bars: bars kept for the strategy (default
+            ``max(2 × warmup, warmup + 100)``). publish_interval: seconds between state updates.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        feed: Any,
+        strategy: Any,
+        broker: Any,
+        risk: Any = None,
+        hub: Any = None,
+        instruments: Iterable[str] | None = None,
+        freq: str | None = None,
+        size: float | None = None,
+        audit_path: str | None = None,
+        history: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+        kill_switch: Any = None,
+        mode: Mode | str | None = None,
+        reversal: str = "net",
+        history_bars: int | None = None,
+        publish_interval: float = 0.1,
+        quality_interval: float = 3.0,
+        max_recent: int = 200,
+    ) -> None:
+        self.config = config if config is not None else Config()
+        self.feed, self.strategy, self.broker, self.risk = feed, strategy, broker, risk
+        self.hub: Any = hub if hub is not None else getattr(feed, "hub", None)
+        if self.hub is None:
+            raise ConfigError("LiveEngine: no hub given and the feed has none (pass hub=)")
+        epics = list(instruments) if instruments is not None else list(getattr(feed, "epics", None)
+                                                                        or getattr(feed, "instruments", None)
+                                                                        or self.config.instruments)
+        if not epics:
+            raise ConfigError("LiveEngine: no instruments (pass instruments= or set config.instruments)")
+        self.freq = freq or self.config.candles.freq
+        freq_to_ns(self.freq)  # a bad frequency fails here, naming it
+        self.size = float(size if size is not None else self.config.risk.size)
+        if not self.size > 0:
+            raise ConfigError(f"LiveEngine: size must be > 0, got {self.size!r}", key="risk.size")
+        self.mode = Mode(mode) if mode is not None else self.config.mode
+        if reversal not in ("net", "split"):
+            raise ConfigError(f"LiveEngine: reversal must be 'net' or 'split', got {reversal!r}")
+        self.reversal = reversal
+        warmup = int(getattr(strategy, "warmup", 0) or 0)
+        self.history_bars = history_bars or max(2 * warmup, warmup + 100)
+        if self.history_bars < max(warmup, 1):
+            raise ConfigError(f"LiveEngine: history_bars={self.history_bars} is below the strategy's warmup "
+                              f"({warmup})")
+        self.instruments: dict[str, Instrument] = {
+            e: Instrument(e, self.hub.buffer(e), self.freq, self.history_bars) for e in dict.fromkeys(epics)}
+        load_history(self.instruments, history)
+        self.publish_interval, self.max_recent = publish_interval, max_recent
+        self.audit = AuditLog(audit_path)
+        if kill_switch is None:
+            kill_switch = _default_kill_switch(broker, risk)
+        self.kill_switch = kill_switch
+        if risk is None:
+            log.warning("LiveEngine: no risk manager given: orders go to the broker unchecked")
+        self.state = EngineState(mode=self.mode.value, instruments=tuple(self.instruments), freq=self.freq,
+                                 strategy=repr(strategy))
+        self.latency = LatencyRing(4096)  # bar-closing tick handled → orders decided (risk checked), ns
+        self.drain_latency = LatencyRing(4096)  # the tick's batch drained from its reader → orders decided
+        self.rate = RateMeter(5.0)
+        self.fills: list[Fill] = []  # every fill seen (the complete record; state.fills is the recent tail)
+        self.signals: deque[Signal] = deque(maxlen=max_recent)
+        self.orders: deque[OrderResult] = deque(maxlen=max_recent)
+        self.errors: deque[EngineError] = deque(maxlen=max_recent)
+        self.last_signal: Signal | None = None
+        self.candle_count = 0
+        self.ticks = 0
+        self._status = EngineStatus.IDLE
+        self._detail = ""
+        self._trading = True  # False after a strategy error until restart_trading()
+        self._halted = False
+        self._trade_lock = threading.Lock()  # order submission vs kill()
+        self._life_lock = threading.RLock()  # start/stop
+        self._pub_lock = threading.Lock()
+        self._events_lock = threading.Lock()
+        self._stop_evt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._readers_made = False
+        self._quality = QualityMonitor(quality_interval)
+        self._last_pub = 0.0
+        self._dirty = False
+        self._listening = False
+
+    # -- life cycle ------------------------------------------------------------------------------------
+    @property
+    def status(self) -> EngineStatus:
+        return self._status
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, *, confirm_live: bool = False) -> None:
+        """Start the broker, the feed and the engine thread. Idempotent: while running it only resumes
+        trading after a strategy error. Real money (``Mode.IG_LIVE``) needs ``config.ig.confirm_live``
+        AND ``confirm_live=True``, else :class:`~igkit.errors.ConfigError`."""
+        with self._life_lock:
+            if self.running:
+                if self._status is EngineStatus.ERROR:
+                    self.restart_trading()
+                return
+            if self.mode is Mode.IG_LIVE and not (self.config.ig.confirm_live and confirm_live):
+                self.audit.write("status", status="REFUSED", mode=self.mode.value,
+                                 reason="live trading needs ig.confirm_live in config and start(confirm_live=True)")
+                raise ConfigError("refusing to trade real money: set ig.confirm_live=true in config AND call "
+                                  "start(confirm_live=True)", key="ig.confirm_live")
+            self._set_status(EngineStatus.STARTING, f"{self.mode.value}: {len(self.instruments)} instruments")
+            try:
+                self.broker.start()
+                if not self._listening:
+                    self.broker.add_listener(self._on_broker_event)
+                    self._listening = True
+                if not self._readers_made:
+                    for inst in self.instruments.values():
+                        inst.reader = inst.buffer.reader("engine")
+                        self._quality.add(inst.buffer)
+                    self._readers_made = True
+                self._stop_evt.clear()
+                self._thread = threading.Thread(target=self._main, name="igkit-engine", daemon=True)
+                _RUNNING.add(self)
+                self._thread.start()
+                self.feed.start()
+            except Exception as exc:
+                self._error("engine", exc)
+                self._stop_evt.set()
+                self._set_status(EngineStatus.ERROR, f"start failed: {exc}")
+                raise
+
+    def stop(self, flatten: bool | None = None, *, timeout: float = 5.0) -> None:
+        """Stop the engine thread and the feed; flatten every position if ``flatten`` (None: the config's
+        ``risk.flatten_on_stop``). Idempotent."""
+        with self._life_lock:
+            thread = self._thread
+            if thread is None or (self._status in (EngineStatus.STOPPED, EngineStatus.IDLE) and not self.running):
+                return
+            do_flatten = self.config.risk.flatten_on_stop if flatten is None else bool(flatten)
+            self._set_status(EngineStatus.STOPPING, "flattening" if do_flatten else "keeping positions")
+            self._stop_evt.set()
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+                if thread.is_alive():
+                    log.warning("engine thread did not stop within %.1f s", timeout)
+            try:
+                self.feed.stop()
+            except Exception as exc:
+                self._error("feed", exc)
+            if do_flatten:
+                with self._trade_lock:
+                    self._flatten("stop")
+            self._set_status(EngineStatus.STOPPED, "positions flattened" if do_flatten else "positions kept")
+            _RUNNING.discard(self)
+
+    def close(self) -> None:
+        """Stop (positions as the config says) and close the audit log."""
+        self.stop()
+        self.audit.close()
+
+    def __enter__(self) -> LiveEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def restart_trading(self) -> None:
+        """Resume trading after a strategy error (status ERROR → RUNNING)."""
+        if self._status is not EngineStatus.ERROR:
+            return
+        self._trading = True
+        self._set_status(EngineStatus.HALTED if self._halted else EngineStatus.RUNNING, "trading restarted")
+
+    # -- kill switch -----------------------------------------------------------------------------------
+    def kill(self, reason: str = "manual") -> list[OrderResult]:
+        """Halt NOW, from any thread: no new orders, working orders cancelled, every position flattened at
+        once. Status HALTED until :meth:`resume`."""
+        with self._trade_lock:
+            self._halted = True
+            self.audit.write("kill", reason=reason, phase="fire")
+            results: list[OrderResult] = []
+            try:
+                if self.kill_switch is None:
+                    results = self._flatten("kill")
+                else:
+                    fire = getattr(self.kill_switch, "fire", self.kill_switch)
+                    results = [r for r in (fire(reason) or []) if isinstance(r, OrderResult)]
+            except Exception as exc:
+                self._error("broker", exc)
+                results = self._flatten("kill")
+        self.audit.write("kill", reason=reason, phase="done", results=[result_fields(r) for r in results])
+        self._set_status(EngineStatus.HALTED, f"kill: {reason}")
+        return results
+
+    def resume(self) -> None:
+        """Leave HALTED: trading goes on at the next bar (the risk manager's halt is cleared too)."""
+        with self._trade_lock:
+            if not self._halted:
+                return
+            self._halted = False
+            for name in ("resume", "reset_halt"):
+                fn = getattr(self.risk, name, None)
+                if callable(fn):
+                    fn()
+                    break
+        status = EngineStatus.ERROR if not self._trading else (
+            EngineStatus.RUNNING if self.running else EngineStatus.STOPPED)
+        self._set_status(status, "resumed")
+
+    # -- the engine thread -----------------------------------------------------------------------------
+    def _main(self) -> None:
+        try:
+            if self._status is EngineStatus.STARTING:
+                self._set_status(EngineStatus.HALTED if self._halted else
+                                 EngineStatus.RUNNING if self._trading else EngineStatus.ERROR, "running")
+            wait = self.hub.wait_any
+            while not self._stop_evt.is_set():
+                wait(0.05)
+                self._drain()
+                self._housekeeping()
+            self._drain()
+            self._publish()
+        except Exception as exc:  # a bug of ours: shown, never silent
+            self._error("engine", exc)
+            self._set_status(EngineStatus.ERROR, f"engine thread failed: {exc}")
+
+    def _drain(self) -> int:
+        n = 0
+        for inst in self.instruments.values():
+            reader = inst.reader
+            if reader is None:
+                continue
+            batch = reader.read()
+            if batch.lost:
+                inst.lost += batch.lost
+            if batch:
+                n += self._process(inst, batch.ts_ns.tolist(), batch.bid.tolist(), batch.ask.tolist(),
+                                   time.perf_counter_ns())
+        if n:
+            self.ticks += n
+            self.rate.add(n)
+        return n
+
+    def _process(self, inst: Instrument, ts: list[int], bids: list[float], asks: list[float], t_read: int) -> int:
+        upd = inst.builder.update
+        on_tick = self.broker.on_tick
+        epic = inst.epic
+        for t, b, a in zip(ts, bids, asks, strict=True):
+            c = upd(t, b, a)
+            if c is not None:
+                self._on_bar(inst, c, t, b, a, t_read)
+            try:
+                on_tick(epic, t, b, a)
+            except Exception as exc:
+                self._error("broker", exc, epic)
+        inst.ticks += len(ts)
+        inst.last = (ts[-1], bids[-1], asks[-1])
+        return len(ts)
+
+    def _on_bar(self, inst: Instrument, c: Candle, ts: int, bid: float, ask: float, t_read: int) -> None:
+        t0 = time.perf_counter_ns()
+        inst.history.append(c)
+        inst.candles += 1
+        inst.last_candle = c
+        self.candle_count += 1
+        if not self._trading:
+            return
+        try:
+            sig = self.strategy.signals(inst.history.frame())
+            target = int(sig.to_numpy()[-1])
+            if target not in (-1, 0, 1):
+                raise DataError(f"{inst.epic}: strategy {self.strategy!r} gave target {target!r}, not -1/0/1")
+        except Exception as exc:
+            self._strategy_failed(inst.epic, exc)
+            return
+        signal = Signal(c.ts_ns, inst.epic, target, c.mid_close, getattr(self.strategy, "name", ""))
+        inst.signal, inst.signal_ns = target, c.ts_ns
+        self.last_signal = signal
+        self.signals.append(signal)
+        halted = self._halted
+        checked: list[tuple[Order, Any]] = []
+        if not halted:
+            net = self.broker.net_position(inst.epic)
+            quote = Tick(ts, bid, ask)
+            for order in orders_for_target(inst.epic, target, self.size, net, reversal=self.reversal):  # type: ignore[arg-type]
+                checked.append((order, self._check(order, quote, ts)))
+        t1 = time.perf_counter_ns()
+        self.latency.add(t1 - t0)
+        self.drain_latency.add(t1 - t_read)
+        self.audit.write("signal", epic=inst.epic, bar=c.time.isoformat(), target=target, price=c.mid_close,
+                         halted=halted)
+        for order, verdict in checked:
+            ok, rule, message = verdict
+            self.audit.write("risk", epic=order.epic, deal_reference=order.deal_reference, ok=ok, rule=rule,
+                             message=message)
+            if not ok:
+                self._record(OrderResult(order, OrderStatus.REJECTED, rule or "RISK"))
+                if "daily" in rule and "loss" in rule:
+                    self._halt_from_risk(rule, message)
+                    return
+                continue
+            self._submit(order)
+
+    def _check(self, order: Order, quote: Tick, now_ns: int) -> tuple[bool, str, str]:
+        if self.risk is None:
+            return True, "", ""
+        try:
+            v = self.risk.check(order, broker=self.broker, quote=quote, now_ns=now_ns)
+        except Exception as exc:
+            self._error("risk", exc, order.epic)
+            return False, "risk_error", str(exc)
+        return bool(v.ok), str(getattr(v, "rule", "") or ""), str(getattr(v, "message", "") or "")
+
+    def _submit(self, order: Order) -> None:
+        with self._trade_lock:
+            if self._halted:
+                self.audit.write("order", **order_fields(order), sent=False, why="halted")
+                return
+            self.audit.write("order", **order_fields(order), sent=True)
+            try:
+                result = self.broker.submit(order)
+            except Exception as exc:
+                self._error("broker", exc, order.epic)
+                result = OrderResult(order, OrderStatus.REJECTED, f"ERROR: {type(exc).__name__}")
+        self._record(result)
+
+    def _record(self, result: OrderResult) -> None:
+        self.audit.write("confirm", **result_fields(result))
+        with self._events_lock:
+            self.orders.append(result)
+        self._dirty = True
+
+    def _on_broker_event(self, event: tuple[str, object]) -> None:
+        """Broker listener (any thread): fills and order outcomes go to the audit and the state."""
+        kind, obj = event
+        if kind == "fill" and isinstance(obj, Fill):
+            self.audit.write("fill", **fill_fields(obj))
+            with self._events_lock:
+                self.fills.append(obj)
+            self._dirty = True
+        elif kind == "order" and isinstance(obj, OrderResult):
+            self._record(obj)
+
+    def _halt_from_risk(self, rule: str, message: str) -> None:
+        if self._halted:
+            return
+        log.warning("risk: %s — halting (%s)", rule, message)
+        self.kill(f"risk: {rule}")
+
+    def _strategy_failed(self, epic: str, exc: BaseException) -> None:
+        self._trading = False
+        self._error("strategy", exc, epic)
+        self._set_status(EngineStatus.ERROR, f"strategy failed on {epic}: {type(exc).__name__}: {exc}")
+
+    # -- housekeeping, state -----------------------------------------------------------------------------
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        try:
+            self._quality.step(now)
+        except Exception as exc:
+            self._error("engine", exc)
+        daily = getattr(self.risk, "daily_loss_breached", None)
+        if callable(daily) and not self._halted:
+            try:
+                if daily(self.broker):
+                    self._halt_from_risk("max_daily_loss", "daily loss limit reached")
+            except Exception as exc:
+                self._error("risk", exc)
+        if self._dirty or now - self._last_pub >= self.publish_interval:
+            self._publish()
+
+    def _publish(self) -> None:
+        with self._pub_lock:
+            self._dirty = False
+            self._last_pub = time.monotonic()
+            try:
+                values = build_values(self)
+            except Exception as exc:
+                log.exception("engine state update failed")
+                self.errors.append(EngineError(time.time_ns(), "engine", f"state update failed: {exc}"))
+                return
+            self.state.apply(values)
+
+    def _set_status(self, status: EngineStatus, detail: str = "") -> None:
+        self._status, self._detail = status, detail
+        self.audit.write("status", status=status.value, detail=detail, mode=self.mode.value)
+        log.info("engine %s%s", status.value, f": {detail}" if detail else "")
+        self._publish()
+
+    def _error(self, where: str, exc: BaseException, epic: str | None = None) -> None:
+        tb = "".join(traceback.format_exception(exc))
+        err = EngineError(time.time_ns(), where, f"{type(exc).__name__}: {exc}", tb, epic)
+        self.errors.append(err)
+        self.audit.write("error", where=where, epic=epic, message=err.message, traceback=tb)
+        log.error("engine %s error%s: %s", where, f" ({epic})" if epic else "", err.message)
+        self._dirty = True
+
+    def _flatten(self, reason: str) -> list[OrderResult]:
+        try:
+            self.broker.cancel_all()
+            try:
+                return list(self.broker.flatten(reason=reason, immediate=True))
+            except TypeError:  # a broker without the immediate option (IG: market closes are immediate)
+                return list(self.broker.flatten(reason=reason))
+        except Exception as exc:
+            self._error("broker", exc)
+            return []
+
+    # -- results ---------------------------------------------------------------------------------------
+    @property
+    def quality(self) -> dict[str, dict[str, Any]]:
+        """The latest data-quality report per instrument (refreshed every few seconds)."""
+        return self._quality.reports
+
+    def trades(self) -> pd.DataFrame:
+        """Round trips from every fill so far (see :func:`igkit.engine.fills_to_trades`), bar-aligned times."""
+        with self._events_lock:
+            fills = list(self.fills)
+        return fills_to_trades(fills, freq=self.freq)
+
+    def latency_us(self) -> tuple[float | None, float | None]:
+        """Tick-to-decision latency p50 and p99 in µs over the recent bars (None before any)."""
+        p50, p99 = self.latency.percentile(50), self.latency.percentile(99)
+        return (None if p50 is None else p50 / 1e3, None if p99 is None else p99 / 1e3)
+
+    def __repr__(self) -> str:
+        return (f"<LiveEngine {self._status.value} mode={self.mode.value} instruments={list(self.instruments)} "
+                f"freq={self.freq} strategy={self.strategy!r}>")
+
+
+def _default_kill_switch(broker: Any, risk: Any) -> Any:
+    try:
+        from igkit.risk import KillSwitch
+    except ImportError:
+        return None
+    return KillSwitch(broker, risk)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for engine in list(_RUNNING):
+        try:
+            engine.stop(timeout=1.0)
+        except Exception:  # best effort at exit
+            log.exception("stopping %r at exit failed", engine)
