@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from igkit.ig import (
@@ -332,3 +334,50 @@ def test_parse_utc_formats() -> None:
     assert parse_utc(int(want.timestamp() * 1000)) == want
     with pytest.raises(ValueError, match="timestamp"):
         parse_utc("yesterday")
+
+
+# -- property: any IG price page becomes the fixed schema -----------------------------------------------------
+_price = st.one_of(st.none(), st.floats(min_value=0.0001, max_value=1e6, allow_nan=False))
+_point = st.one_of(st.none(), st.fixed_dictionaries({"bid": _price, "ask": _price, "lastTraded": st.none()}))
+_bar = st.fixed_dictionaries(
+    {
+        "minute": st.integers(0, 500),
+        "openPrice": _point, "highPrice": _point, "lowPrice": _point, "closePrice": _point,
+        "lastTradedVolume": st.one_of(st.none(), st.integers(0, 10**9)),
+    }
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_bar, max_size=30), st.booleans())
+def test_any_price_page_gives_the_fixed_schema(bars: list[dict[str, Any]], legacy: bool) -> None:
+    base = pd.Timestamp("2024-03-01T00:00:00", tz="UTC")
+    prices = []
+    for b in bars:
+        t = base + pd.Timedelta(minutes=b["minute"])
+        bar = {k: v for k, v in b.items() if k != "minute"}
+        if legacy:
+            bar["snapshotTime"] = t.strftime("%Y/%m/%d %H:%M:%S")
+        else:
+            bar["snapshotTime"] = (t + pd.Timedelta(hours=1)).strftime("%Y/%m/%d %H:%M:%S")  # local time
+            bar["snapshotTimeUTC"] = t.strftime("%Y-%m-%dT%H:%M:%S")
+        prices.append(bar)
+    frame = prices_frame([PriceResponse.model_validate({"prices": prices})])
+    assert_schema(frame)
+    last: dict[pd.Timestamp, dict[str, Any]] = {}
+    for b in bars:  # a repeated time keeps the last bar
+        last[base + pd.Timedelta(minutes=b["minute"])] = b
+    assert list(frame.index) == sorted(last)
+    for t, b in last.items():
+        row = frame.loc[t]
+        for short, key in (("open", "openPrice"), ("high", "highPrice"), ("low", "lowPrice"), ("close", "closePrice")):
+            p = b[key] or {}
+            bid, ask = p.get("bid"), p.get("ask")
+            assert (np.isnan(row[f"bid_{short}"]) if bid is None else row[f"bid_{short}"] == bid)
+            assert (np.isnan(row[f"ask_{short}"]) if ask is None else row[f"ask_{short}"] == ask)
+            if bid is None or ask is None:
+                assert np.isnan(row[f"mid_{short}"])
+            else:
+                assert row[f"mid_{short}"] == pytest.approx((bid + ask) / 2)
+        v = b["lastTradedVolume"]
+        assert np.isnan(row["volume"]) if v is None else row["volume"] == v
