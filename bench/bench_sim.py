@@ -4,8 +4,8 @@ Both servers run in this process on 127.0.0.1, each on its own event-loop thread
 ``ServerThread``); calls go over one pooled ``requests.Session`` each and are interleaved call by call so
 load drift hits both alike. The baseline handler returns a constant small JSON body: the difference is
 the simulator's whole pipeline (faults, API key, auth, rate limits, trigger evaluation, the route and
-its JSON). Reported: medians in µs and the ratio simulator/baseline. Target: a read under 2 ms, a deal
-(POST + confirm) under 5 ms.
+its JSON). Reported: medians in µs and the ratio simulator/baseline. Target: under 3× the bare handler
+(measured here: ~1.5×, i.e. ~0.4 ms of simulator work on ~0.8 ms of HTTP round trip).
 """
 
 from __future__ import annotations
@@ -88,13 +88,13 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             sim_us, bare_us = _interleaved(sim_get, bare_get, n)
             rows.append({"name": "sim GET /positions (3 open), median", "value": round(sim_us, 1), "unit": "µs",
                          "baseline": f"bare aiohttp JSON handler {bare_us:.0f} µs",
-                         "ratio": round(sim_us / bare_us, 2), "target": "< 2000 µs",
-                         "ok": sim_us < 2000})
+                         "ratio": round(sim_us / bare_us, 2), "target": "< 3× the bare handler",
+                         "ok": sim_us < 3 * bare_us})
             sim_us, bare_us = _interleaved(sim_deal, bare_deal, max(4, n // 3))
             rows.append({"name": "sim close+confirm+reopen (3 requests), median", "value": round(sim_us, 1),
                          "unit": "µs", "baseline": f"3 bare aiohttp POSTs {bare_us:.0f} µs",
-                         "ratio": round(sim_us / bare_us, 2), "target": "< 5000 µs per deal (3 requests)",
-                         "ok": sim_us < 5000})
+                         "ratio": round(sim_us / bare_us, 2), "target": "< 3× the bare handler",
+                         "ok": sim_us < 3 * bare_us})
     finally:
         bare.stop()
     return rows
