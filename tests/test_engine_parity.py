@@ -1,0 +1,109 @@
+"""Parity: recorded ticks replayed through LiveEngine (ReplayFeed, PaperBroker) give the same signals, the
+same trades and the same P&L as ``backtest()`` on ``resample_ticks`` of the same ticks.
+
+The one difference is the end: the backtest closes a position still open after the last bar at that
+bar's close (exit reason "end"); the engine never sees the last bar close (no later tick) and holds the
+position. The test compares the closed trades, then checks the engine's open position against the
+backtest's "end" trade and its unrealised P&L against that trade's P&L.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from igkit.backtest import backtest
+from igkit.broker.paper import PaperBroker
+from igkit.candles import resample_ticks
+from igkit.engine import LiveEngine, read_audit
+from igkit.feeds import ReplayFeed
+from igkit.market import SyntheticMarket
+from igkit.store import write_ticks
+from igkit.strategy import get_strategy
+from igkit.ticks import TickHub
+
+EPICS = ("CS.D.EURUSD.MINI.IP", "CS.D.GBPUSD.MINI.IP")
+START = pd.Timestamp("2026-11-17 07:00", tz="UTC")  # a Tuesday: the market is open
+SIZE = 2.0
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, pd.DataFrame]]:
+    root = tmp_path_factory.mktemp("ticks")
+    market = SyntheticMarket(11, tick_rate=3.0, instruments=list(EPICS))
+    frames = {}
+    for epic in EPICS:
+        frame = market.ticks_frame(epic, START, START + pd.Timedelta("5h"))
+        write_ticks(root, epic, frame)
+        frames[epic] = frame
+    return str(root), frames
+
+
+def _run_engine(root: str, tmp_path, strategy, freq: str) -> tuple[LiveEngine, PaperBroker, int]:
+    hub = TickHub()
+    feed = ReplayFeed(hub, root, speed=None)
+    broker = PaperBroker(balance=100_000.0)
+    audit = tmp_path / "audit.jsonl"
+    engine = LiveEngine(None, feed=feed, strategy=strategy, broker=broker, hub=hub, instruments=EPICS,
+                        freq=freq, size=SIZE, audit_path=str(audit))
+    engine.start()
+    assert feed.join(60), "replay did not finish"
+    deadline = time.monotonic() + 60
+    while engine.ticks < feed.pushed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    engine.stop(flatten=False)
+    return engine, broker, feed.pushed
+
+
+@pytest.mark.parametrize(("fast", "slow", "freq"), [(5, 20, "1min"), (3, 9, "5min")])
+def test_replay_through_engine_equals_backtest(recorded, tmp_path, fast: int, slow: int, freq: str) -> None:
+    root, frames = recorded
+    strategy = get_strategy("sma", fast=fast, slow=slow)
+    engine, broker, pushed = _run_engine(root, tmp_path, strategy, freq)
+    assert pushed == sum(len(f) for f in frames.values()) and engine.ticks == pushed
+    live = engine.trades()
+    audit = read_audit(tmp_path / "audit.jsonl")
+    for epic in EPICS:
+        candles = resample_ticks(frames[epic], freq)
+        result = backtest(candles, strategy, size=SIZE, capital=100_000.0)
+        bt = result.trades
+
+        # signals: every bar the engine closed (all but the last) has the backtest's signal
+        sig = [r for r in audit if r["kind"] == "signal" and r["epic"] == epic]
+        assert len(sig) == len(candles) - 1
+        got = pd.Series([r["target"] for r in sig], index=pd.DatetimeIndex([r["bar"] for r in sig]))
+        np.testing.assert_array_equal(got.to_numpy(), result.signals.iloc[:-1].to_numpy())
+        assert (got.index == candles.index[:-1]).all()
+
+        # closed trades: identical times, direction, size and prices; P&L equal to rounding
+        mine = live[live["epic"] == epic].reset_index(drop=True)
+        closed = mine[mine["exit_reason"] != "open"].reset_index(drop=True)
+        bt_closed = bt[bt["exit_reason"] != "end"].reset_index(drop=True)
+        assert len(bt_closed) >= 5, "the scenario must trade"
+        assert len(closed) == len(bt_closed)
+        for col in ("entry_time", "exit_time", "direction", "size", "entry_price", "exit_price", "exit_reason"):
+            assert closed[col].tolist() == bt_closed[col].tolist(), col
+        np.testing.assert_allclose(closed["pnl"].to_numpy(), bt_closed["pnl"].to_numpy(), rtol=0, atol=1e-9)
+
+        # the end: the backtest's "end" trade is the engine's open position, valued the same
+        opened = mine[mine["exit_reason"] == "open"]
+        ends = bt[bt["exit_reason"] == "end"]
+        assert len(opened) == len(ends) <= 1
+        held = [p for p in broker.positions() if p.epic == epic]
+        if len(ends):
+            end = ends.iloc[0]
+            assert opened["entry_time"].iloc[0] == end["entry_time"]
+            assert opened["entry_price"].iloc[0] == end["entry_price"]
+            assert opened["direction"].iloc[0] == end["direction"]
+            (pos,) = held
+            last = frames[epic].iloc[-1]
+            assert pos.upl(last["bid"], last["ask"]) == pytest.approx(end["pnl"], abs=1e-9)
+        else:
+            assert held == []
+        realized = sum(f.pnl for f in engine.fills if f.epic == epic and not f.opening)
+        assert realized == pytest.approx(bt_closed["pnl"].sum(), abs=1e-9)
+        assert realized + sum(p.upl(frames[epic].iloc[-1]["bid"], frames[epic].iloc[-1]["ask"]) for p in held) == \
+            pytest.approx(result.equity.iloc[-1] - 100_000.0, abs=1e-9)
