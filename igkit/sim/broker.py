@@ -12,7 +12,8 @@ import numpy as np
 
 from igkit.sim._orders import OrderDealing
 from igkit.sim._positions import SIZE_STEP
-from igkit.sim._state import Position, WorkingOrder
+from igkit.sim._prices import PriceSource
+from igkit.sim._state import AccountSpec, Position, WorkingOrder
 
 __all__ = ["SIZE_STEP", "Broker"]
 
@@ -23,7 +24,10 @@ _MAX_WINDOW_NS = 3600 * _SEC  # look back at most an hour (e.g. after the clock 
 class Broker(OrderDealing):
     """Accounts and dealing of one simulated IG client; thread-safe (every public method takes the lock)."""
 
-    _checked: dict[str, int]
+    def __init__(self, prices: PriceSource, accounts: list[AccountSpec], *, confirm_ttl: float = 180.0,
+                 client_id: str = "100000001") -> None:
+        super().__init__(prices, accounts, confirm_ttl=confirm_ttl, client_id=client_id)
+        self._checked: dict[str, int] = {}  # epic -> time (ns) up to which its ticks were evaluated
 
     def evaluate(self) -> int:
         """Fire every stop, limit and working order the price crossed since the last check.
@@ -31,8 +35,6 @@ class Broker(OrderDealing):
         Returns how many positions were closed or orders filled or expired.
         """
         with self.lock:
-            if not hasattr(self, "_checked"):
-                self._checked = {}
             now = self.clock.now_ns()
             fired = self._expire_orders(now)
             epics = {p.epic for p in self.positions.values()} | {o.epic for o in self.orders.values()}
