@@ -83,7 +83,9 @@ def make_client(env: Env) -> Iterator[Callable[..., StreamingClient]]:
     yield make
     for client in clients:
         client.close()
-    env.server.wait_until(lambda: not env.server.session_ids(), timeout=3)
+    # WebSocket clients destroy their session; HTTP ones just go away (the session would expire later)
+    env.server.wait_until(lambda: not env.server.session_ids(), timeout=0.5)
+    env.server.close_sessions()
 
 
 def wait(pred: Callable[[], bool], timeout: float = 8.0) -> bool:
@@ -409,3 +411,29 @@ def test_builders_validate_their_input(env: Env, make_client: Callable[..., Stre
         client.subscribe_candles(EPICS[0], "2MINUTE", print)
     with pytest.raises(StreamError, match="http"):
         StreamingClient("ws://127.0.0.1:1", ACCOUNT, PASSWORD)
+
+
+# -- other transports --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("transport", ["HTTP-STREAMING", "HTTP-POLLING", "WS-POLLING"])
+def test_fallback_transports_deliver_everything_and_survive_an_abort(
+    env: Env, make_client: Callable[..., StreamingClient], transport: str
+):
+    """The library falls back to these when WebSocket streaming fails; the simulator serves them too
+    (HTTP streaming is cut with LOOP every ~3 kB here, so rebinds happen many times)."""
+    epics = EPICS[9:11]
+    client = make_client(forced_transport=transport)
+    client.ls.connectionOptions.setContentLength(3000)
+    client.connect()
+    assert wait(lambda: client.status == f"CONNECTED:{transport}"), client.statuses
+    hub = TickHub(capacity=1000)
+    sub = client.subscribe_ticks(epics, hub)
+    assert sub.wait_subscribed(10)
+    sid = client.session_id
+    _burst_all(env, epics, 60)
+    assert wait(lambda: all(hub.buffer(e).total == 60 for e in epics))
+    env.server.drop("abort", session_id=sid)
+    _burst_all(env, epics, 60)
+    assert wait(lambda: all(hub.buffer(e).total == 120 for e in epics), timeout=10)
+    for epic in epics:
+        assert received(hub, epic) == sent_ticks(env.server, epic, sid)
+    assert client.session_id == sid and sub.stats["resubscribed"] == 0

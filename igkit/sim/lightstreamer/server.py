@@ -26,16 +26,12 @@ from typing import Any, TypeVar
 from aiohttp import WSMsgType, web
 
 from igkit.errors import StreamError
-from igkit.sim.lightstreamer import _faults
+from igkit.sim.lightstreamer import _control, _faults, _http
 from igkit.sim.lightstreamer.backend import (
-    REQERR_BAD_ITEM,
-    REQERR_BAD_SCHEMA,
-    REQERR_LIMIT,
     ItemSource,
-    Refusal,
     StreamBackend,
 )
-from igkit.sim.lightstreamer.protocol import PROTOCOLS, Request, encode_message, parse_frame, parse_params
+from igkit.sim.lightstreamer.protocol import PROTOCOLS, Request, encode_message, parse_frame
 from igkit.sim.lightstreamer.session import SentUpdate, Session, Table
 
 __all__ = ["LSServer", "install_lightstreamer"]
@@ -49,10 +45,13 @@ CONERR_NO_SESSION = 20  # the client retries with a new session
 
 
 class _Conn:
-    """One WebSocket connection: its outbox, writer wake-up, attached session and fault state."""
+    """One transport (a WebSocket, or an HTTP streaming/polling response): its outbox, writer wake-up,
+    attached session and fault state."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, now: float) -> None:
+    def __init__(self, request: web.Request, now: float, *, ws: web.WebSocketResponse | None = None,
+                 resp: web.StreamResponse | None = None, content_length: int = 0) -> None:  # fmt: skip
         self.ws = ws
+        self.resp = resp
         self.request = request
         self.outbox: list[str] = []
         self.wake = asyncio.Event()
@@ -61,10 +60,27 @@ class _Conn:
         self.closed = False
         self.close_after_flush = False
         self.last_write = now
+        self.content_length = content_length  # HTTP streaming: LOOP once this many bytes went out
+        self.sent_bytes = 0
+        self.data_sent = 0  # data notifications queued on this transport (polling answers once > 0)
+        self.last_session = ""  # id of the session this transport last carried
 
     def send(self, line: str) -> None:
         self.outbox.append(line)
         self.wake.set()
+
+    async def write(self, text: str) -> None:
+        if self.ws is not None:
+            await self.ws.send_str(text)
+        elif self.resp is not None:
+            data = text.encode("utf-8")
+            await self.resp.write(data)
+            self.sent_bytes += len(data)
+
+    async def finish(self) -> None:
+        self.closed = True
+        if self.ws is not None:
+            await self.ws.close()
 
     def abort(self) -> None:
         """Kill the socket without a close frame."""
@@ -102,13 +118,14 @@ class LSServer:
         self._loop_thread: int | None = None
         self._sessions: dict[str, Session] = {}
         self._conns: set[_Conn] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
         self._state: dict[str, dict[str, str | None]] = {}
         self._log: dict[str, list[SentUpdate]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._expired: set[str] = set()
         self.stats: dict[str, int] = dict.fromkeys(
-            ("creates", "creates_refused", "ws_binds", "binds_refused", "recoveries", "recoveries_refused",
+            ("creates", "creates_refused", "binds", "binds_refused", "recoveries", "recoveries_refused",
              "subscriptions", "reqerr", "malformed", "probes", "ends"), 0)  # fmt: skip
 
     def __repr__(self) -> str:
@@ -179,6 +196,7 @@ class LSServer:
             conn.send(line)
             if prog:
                 sess.sent_prog = prog
+                conn.data_sent += 1
         return prog
 
     # -- fault hooks (any thread; see igkit.sim.lightstreamer._faults) -------------------------------------
@@ -197,6 +215,20 @@ class LSServer:
     def burst(self, item: str, n: int, make: Callable[[int], Mapping[str, str | None]] | None = None) -> None:
         """Publish ``n`` updates for ``item`` at once (values from ``make(i)`` or ``backend.make_update``)."""
         _faults.burst(self, item, n, make)
+
+    def close_sessions(self) -> int:
+        """End every session at once (their transports are killed); returns how many there were."""
+
+        def apply() -> int:
+            live = list(self._sessions.values())
+            for sess in live:
+                conn = sess.conn
+                self._close_session(sess)
+                if conn is not None:
+                    conn.abort()
+            return len(live)
+
+        return self._call(apply)
 
     # -- inspection (any thread) -----------------------------------------------------------------------
     def updates(self, item: str, *, session_id: str | None = None, snapshot: bool | None = None) -> list[SentUpdate]:
@@ -251,13 +283,14 @@ class LSServer:
             return web.Response(status=400, text="expected a WebSocket with a TLCP subprotocol")
         await ws.prepare(request)
         loop = asyncio.get_running_loop()
-        conn = _Conn(ws, request, loop.time())
+        conn = _Conn(request, loop.time(), ws=ws)
         self._conns.add(conn)
         writer = asyncio.create_task(self._writer(conn))
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     break
+                log.debug("TLCP ws <- %.300r", msg.data)
                 for req in parse_frame(msg.data):
                     self._ws_request(conn, req)
         except Exception:  # the socket died under us (abort, reset)
@@ -294,31 +327,48 @@ class LSServer:
                 continue
             try:
                 for frame in _frames(lines):
-                    await conn.ws.send_str(frame)
+                    log.debug("TLCP -> %.300r", frame)
+                    await conn.write(frame)
+                if conn.content_length and conn.sent_bytes >= conn.content_length and not conn.close_after_flush:
+                    await conn.write("LOOP,0\r\n")  # HTTP streaming: the client rebinds on a new request
+                    conn.close_after_flush = True
             except Exception:
                 conn.closed = True
                 break
             conn.last_write = loop.time()
             if conn.close_after_flush and not conn.outbox:
-                conn.closed = True
-                await conn.ws.close()
+                await conn.finish()
+
+    async def _end_poll(self, conn: _Conn, p: dict[str, str]) -> None:
+        """A polling bind: wait up to LS_idle_millis for data, then ``LOOP`` and let the session go."""
+        sess = conn.session
+        loop = asyncio.get_running_loop()
+        end = loop.time() + min(_int(p.get("LS_idle_millis"), 0), 30_000) / 1000.0
+        while conn.session is sess and not conn.closed and conn.data_sent == 0 and loop.time() < end:
+            conn.wake.set()  # keep the writer flushing while we wait
+            await asyncio.sleep(0.005)
+        if conn.session is sess and sess is not None:
+            conn.send(f"LOOP,{_int(p.get('LS_polling_millis'), 0)}")
+            self._detach(conn)  # later notifications wait in the history for the next poll
 
     def _ws_request(self, conn: _Conn, req: Request) -> None:
         verb = req.verb
         params = req.params[0] if req.params else {}
         if verb == "wsok":
             conn.send("WSOK")
-        elif verb == "create_session":
-            self._create(conn, params)
-        elif verb == "bind_session":
-            self._bind(conn, params)
+        elif verb in ("create_session", "bind_session"):
+            (self._create if verb == "create_session" else self._bind)(conn, params)
+            if params.get("LS_polling", "").lower() == "true" and conn.session is not None:
+                task = asyncio.ensure_future(self._end_poll(conn, params))  # WS-POLLING
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         elif verb == "control":
             if conn.session is None or conn.session.closed:
                 conn.send("ERROR,11," + encode_message("control request without a bound session"))
             else:
                 for p in req.params:
                     self._control(conn, conn.session, p)
-        elif verb in ("heartbeat", "msg"):
+        elif verb in ("heartbeat", "msg"):  # no reverse heartbeats or client messages in IG's use
             pass
         else:
             log.debug("TLCP: ignoring unknown request %r", verb)
@@ -348,12 +398,14 @@ class LSServer:
         conn.send(f"CONOK,{sess.id},{self.request_limit},{ka},*")
 
     def _bind(self, conn: _Conn, p: dict[str, str]) -> None:
-        sess = self._sessions.get(p.get("LS_session", ""))
+        """A bind on a new transport (WebSocket or HTTP): resume streaming where the session stands."""
+        sid = p.get("LS_session") or conn.last_session  # WS-POLLING rebinds name no session: the socket's
+        sess = self._sessions.get(sid)
         if sess is None or sess.closed or sess.password in self._expired:
             self.stats["binds_refused"] += 1
             self._refuse(conn, CONERR_NO_SESSION, "session not found")
             return
-        self.stats["ws_binds"] += 1
+        self.stats["binds"] += 1
         sess.keepalive_ms = _int(p.get("LS_keepalive_millis"), sess.keepalive_ms)
         self._attach(conn, sess)
         conn.send(f"CONOK,{sess.id},{self.request_limit},{sess.keepalive_ms},*")
@@ -366,8 +418,11 @@ class LSServer:
                 return
             conn.send(f"PROG,{rf}")
             conn.outbox.extend(lines)
+            conn.data_sent += len(lines)
         else:
-            conn.outbox.extend(line for n, line in sess.history if n > sess.sent_prog)
+            pending = [line for n, line in sess.history if n > sess.sent_prog]
+            conn.outbox.extend(pending)
+            conn.data_sent += len(pending)
         sess.sent_prog = sess.prog
 
     def _attach(self, conn: _Conn, sess: Session) -> None:
@@ -380,6 +435,18 @@ class LSServer:
             sess.expiry = None
         sess.conn = conn
         conn.session = sess
+        conn.last_session = sess.id
+        conn.data_sent = 0
+
+    def _release(self, sess: Session) -> None:
+        """Take ``sess`` off its transport (killing it) and start the detached-session expiry timer."""
+        old = sess.conn
+        if old is not None:
+            old.session = None
+            old.abort()
+            sess.conn = None
+        if sess.expiry is None and self._loop is not None:
+            sess.expiry = self._loop.call_later(self.session_timeout_s, self._expire_session, sess)
 
     def _detach(self, conn: _Conn) -> None:
         sess = conn.session
@@ -416,92 +483,11 @@ class LSServer:
                 except Exception:
                     log.exception("TLCP backend %s(%r) failed", name, item)
 
-    # -- HTTP recovery -----------------------------------------------------------------------------------
-    async def _bind_txt(self, request: web.Request) -> web.Response:
-        p = dict(request.query)
-        p.update(parse_params(await request.text()))
-        sess = self._sessions.get(p.get("LS_session", ""))
-        rf = p.get("LS_recovery_from")
-        lines = None if sess is None or rf is None else sess.after(_int(rf, -1))
-        if sess is None or sess.closed or lines is None or not self.allow_recovery or sess.password in self._expired:
-            self.stats["recoveries_refused"] += 1
-            if sess is not None and rf is not None:
-                self._close_session(sess)
-            return _txt(f"CONERR,{CONERR_NO_SESSION},{encode_message('session cannot be recovered')}")
-        self.stats["recoveries"] += 1
-        old = sess.conn
-        if old is not None:
-            old.session = None
-            old.abort()
-            sess.conn = None
-        sess.sent_prog = sess.prog
-        if sess.expiry is None and self._loop is not None:
-            sess.expiry = self._loop.call_later(self.session_timeout_s, self._expire_session, sess)
-        body = [f"CONOK,{sess.id},{self.request_limit},{sess.keepalive_ms},*", f"PROG,{rf}", *lines, "LOOP,0"]
-        return _txt("\r\n".join(body))
-
-    # -- control requests ------------------------------------------------------------------------------
-    def _control(self, conn: _Conn, sess: Session, p: dict[str, str]) -> None:
-        op = p.get("LS_op", "")
-        req = p.get("LS_reqId", "0")
-        ack = p.get("LS_ack", "true") != "false"
-        if op == "add":
-            self._add(sess, p, req, ack)
-        elif op == "delete":
-            before = self._items_now()
-            table = sess.remove_table(_int(p.get("LS_subId"), -1))
-            if table is None:
-                self._reqerr(sess, req, 19, f"subscription {p.get('LS_subId')} not found")
-                return
-            if ack:
-                self._emit(sess, f"REQOK,{req}")
-            self._emit(sess, f"UNSUB,{table.sub_id}")
-            self._notify_items(before, self._items_now())
-        elif op == "destroy":
-            self._close_session(sess)
-            conn.close_after_flush = True
-            conn.wake.set()
-        elif ack:
-            self._emit(sess, f"REQOK,{req}")
-
-    def _reqerr(self, sess: Session, req: str, code: int, message: str) -> None:
-        self.stats["reqerr"] += 1
-        self._emit(sess, f"REQERR,{req},{code},{encode_message(message)}")
-
-    def _add(self, sess: Session, p: dict[str, str], req: str, ack: bool) -> None:
-        sub_id = _int(p.get("LS_subId"), -1)
-        mode = p.get("LS_mode", "MERGE")
-        items = p.get("LS_group", "").split()
-        fields = p.get("LS_schema", "").split()
-        adapter = p.get("LS_data_adapter")
-        if not items:
-            return self._reqerr(sess, req, REQERR_BAD_ITEM, "empty item group")
-        if not fields:
-            return self._reqerr(sess, req, REQERR_BAD_SCHEMA, "empty field schema")
-        if sess.item_count() + len(items) > self.max_items:
-            return self._reqerr(
-                sess, req, REQERR_LIMIT,
-                f"subscription limit reached: {sess.item_count()} items subscribed, {len(items)} more "
-                f"would exceed {self.max_items}",
-            )  # fmt: skip
-        sources: list[ItemSource] = []
-        for item in items:
-            got = self.backend.resolve(item, list(fields), mode, adapter)
-            if isinstance(got, Refusal):
-                return self._reqerr(sess, req, got.code, got.message)
-            sources.append(got)
-        before = self._items_now()
-        table = Table(sub_id, tuple(items), tuple(fields), mode, adapter, p.get("LS_snapshot") == "true")
-        sess.add_table(table)
-        self.stats["subscriptions"] += 1
-        if ack:
-            self._emit(sess, f"REQOK,{req}")
-        self._emit(sess, f"SUBOK,{sub_id},{len(items)},{len(fields)}")
-        if table.snapshot:
-            for idx, (item, src) in enumerate(zip(items, sources, strict=True)):
-                self._snapshot(sess, table, idx, item, src)
-        self._notify_items(before, self._items_now())
-        return None
+    # -- control requests (see _control.py) -------------------------------------------------------------
+    def _control(
+        self, conn: _Conn, sess: Session, p: dict[str, str], reply: Callable[[str], None] | None = None
+    ) -> None:
+        _control.handle(self, conn, sess, p, reply)
 
     def _snapshot(self, sess: Session, table: Table, idx: int, item: str, src: ItemSource) -> None:
         if table.mode == "DISTINCT":
@@ -516,9 +502,9 @@ class LSServer:
             return
         if src.snapshot:
             self._state.setdefault(item, {}).update(src.snapshot[-1])
-        state = self._state.get(item)
-        if state:
-            self._send_row(sess, table, idx, [state.get(f) for f in table.fields], snapshot=True)
+        current = self._state.get(item)
+        if current:
+            self._send_row(sess, table, idx, [current.get(f) for f in table.fields], snapshot=True)
 
 
 def _int(text: str | None, default: int) -> int:
@@ -526,10 +512,6 @@ def _int(text: str | None, default: int) -> int:
         return int(text) if text else default
     except ValueError:
         return default
-
-
-def _txt(body: str) -> web.Response:
-    return web.Response(text=body + "\r\n", content_type="text/enriched")
 
 
 def _frames(lines: list[str]) -> Iterator[str]:
@@ -554,7 +536,7 @@ def install_lightstreamer(app: web.Application, backend: StreamBackend, **option
     """
     server = LSServer(backend, **options)
     app.router.add_get("/lightstreamer", server._ws_handler)
-    app.router.add_post("/lightstreamer/bind_session.txt", server._bind_txt)
+    _http.add_routes(app, server)
     app.on_startup.append(server._on_startup)
     app.on_cleanup.append(server._on_cleanup)
     return server
