@@ -376,3 +376,24 @@ def test_plot_has_candles_markers_and_equity() -> None:
     assert len(next(t for t in small.data if t.name == "entry").x) < len(r.trades)
     with pytest.raises(DataError, match="side"):
         r.plot(side="last")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_signal_runs_against_reference(seed: int) -> None:
+    """Random targets with runs of every length (reversals, flats, one-bar positions)."""
+    rng = np.random.default_rng(100 + seed)
+    candles = random_candles(400, seed)
+    values = np.repeat(rng.integers(-1, 2, 200), rng.integers(1, 5, 200))[:400]
+    values = np.pad(values, (0, 400 - values.shape[0]))
+    settings = [{}, {"stop": 3e-4, "take_profit": 6e-4, "slippage": 1e-5, "commission": 0.003}][seed % 2]
+    result = backtest(candles, sig(candles, values.tolist()), **settings)
+    assert_matches(result, reference(candles, values.tolist(), **settings))
+
+
+def test_empty_and_single_bar_candles() -> None:
+    empty = random_candles(0, 1)
+    r = backtest(empty, SmaCross())
+    assert r.trades.empty and r.equity.empty and r.stats["n_trades"] == 0
+    one = hand_candles([FLAT])
+    r1 = backtest(one, sig(one, [1]), stop=1.0)
+    assert r1.trades.empty and r1.equity.tolist() == [10_000.0]
