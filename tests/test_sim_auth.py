@@ -193,3 +193,19 @@ def test_unknown_path_is_404(sim: IGSimulator) -> None:
     raw.login(2)
     r = raw.call("GET", "/no/such/thing")
     assert (r.status_code, r.json()["errorCode"]) == (404, "invalid.url")
+
+
+def test_stream_credentials_follow_rest_sessions(sim: IGSimulator) -> None:
+    raw = Raw(sim)
+    raw.login(2)
+    cst, xst = raw.auth["CST"], raw.auth["X-SECURITY-TOKEN"]
+    assert sim.check_stream_credentials(sim.account_id, f"CST-{cst}|XST-{xst}")
+    assert not sim.check_stream_credentials(sim.second_account_id, f"CST-{cst}|XST-{xst}")
+    assert not sim.check_stream_credentials(sim.account_id, f"CST-{cst}|XST-forged")
+    assert not sim.check_stream_credentials(sim.account_id, "not a token")
+    r = raw.call("PUT", "/session", json={"accountId": sim.second_account_id})
+    new_xst = r.headers["X-SECURITY-TOKEN"]
+    assert not sim.check_stream_credentials(sim.account_id, f"CST-{cst}|XST-{xst}")
+    assert sim.check_stream_credentials(sim.second_account_id, f"CST-{cst}|XST-{new_xst}")
+    sim.expire_tokens()
+    assert not sim.check_stream_credentials(sim.second_account_id, f"CST-{cst}|XST-{new_xst}")

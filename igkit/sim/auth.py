@@ -13,6 +13,7 @@ X-SECURITY-TOKEN.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ __all__ = ["AuthStore", "Session"]
 
 _SEC = 1_000_000_000
 _MAX_SESSION_NS = 72 * 3600 * _SEC
+_STREAM_PASSWORD = re.compile(r"CST-([^|]+)\|XST-(.+)")
 
 
 @dataclass(slots=True)
@@ -152,6 +154,18 @@ class AuthStore:
                 raise ApiError(401, "error.security.account-token-invalid")
             session.expires_ns = min(now + self.token_ttl_ns, session.created_ns + _MAX_SESSION_NS)
             return session, session.account_id
+
+    def check_stream_credentials(self, user: str | None, password: str) -> bool:
+        """Lightstreamer login as IG does it: ``user`` is the accountId, ``password`` is
+        ``CST-<cst>|XST-<xst>`` of a live, unexpired session whose active account is ``user``."""
+        m = _STREAM_PASSWORD.fullmatch(password or "")
+        if m is None:
+            return False
+        now = self.clock.now_ns()
+        with self._lock:
+            session = self._by_cst.get(m.group(1))
+            return (session is not None and session.alive and session.expires_ns > now
+                    and session.xst == m.group(2) and (user is None or user == session.account_id))
 
     def session_tokens(self, session: Session) -> tuple[str, str]:
         """CST and X-SECURITY-TOKEN of a session (issued for a v3 session on first request)."""

@@ -236,6 +236,10 @@ class IGSimulator:
         """Call ``callback(SimEvent)`` on every confirm, OPU, WOU and account change; returns unsubscribe."""
         return self.broker.events.subscribe(callback)
 
+    def check_stream_credentials(self, user: str | None, password: str) -> bool:
+        """Whether a Lightstreamer login (accountId, ``CST-…|XST-…``) belongs to a live REST session."""
+        return self.auth.check_stream_credentials(user, password)
+
     def expire_tokens(self, *, refresh: bool = False) -> None:
         """Expire every session token now (refresh tokens too if ``refresh``)."""
         self.auth.expire_tokens(refresh=refresh)
