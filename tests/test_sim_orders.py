@@ -151,6 +151,8 @@ def test_closed_market_at_the_weekend() -> None:
             "resolution": "HOUR", "from": "2026-11-20T18:00:00", "to": "2026-11-21T12:00:00"}).json()
         times = [p["snapshotTimeUTC"] for p in prices["prices"]]
         assert times == [f"2026-11-20T{h}:00:00" for h in (18, 19, 20, 21)]
+        last = raw.call("GET", f"/prices/{EURUSD}", version=3).json()["prices"]  # the last 10 minutes traded
+        assert [p["snapshotTimeUTC"] for p in last] == [f"2026-11-20T21:{m}:00" for m in range(50, 60)]
         # a weekday when the FX market is open but the US index is not (it opens 14:30 UTC)
         clock.set("2026-11-18T12:00:00Z")
         assert raw.deal(size=1)["dealStatus"] == "ACCEPTED"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from igkit.candles import resample_arrays
-from igkit.market import open_mask
+from igkit.market import is_open, open_mask
 from igkit.sim._prices import PriceSource
 from igkit.sim._util import ApiError
 
@@ -33,7 +33,7 @@ _ALIASES = {"1MINUTE": "MINUTE", "2MINUTE": "MINUTE_2", "3MINUTE": "MINUTE_3", "
             "10MINUTE": "MINUTE_10", "15MINUTE": "MINUTE_15", "30MINUTE": "MINUTE_30", "1HOUR": "HOUR",
             "2HOUR": "HOUR_2", "3HOUR": "HOUR_3", "4HOUR": "HOUR_4", "1DAY": "DAY", "1WEEK": "WEEK",
             "1MONTH": "MONTH"}
-_FINE_SPAN = 3 * _DAY  # finer-than-hour bars over longer spans come from the coarse market too
+_FINE_SPAN = 10 * _DAY  # finer-than-hour bars over longer spans come from the coarse market too
 
 COLUMNS = ("bid_open", "bid_high", "bid_low", "bid_close", "ask_open", "ask_high", "ask_low", "ask_close",
            "ticks")
@@ -87,6 +87,8 @@ def build_bars(prices: PriceSource, epic: str, res: str, *, start: int | None, e
         last_bar_end = end - end % min(step, _DAY) + min(step, _DAY)  # the bar opening at ``end`` counts
         frame = _frame(prices, epic, res, start, min(last_bar_end, now + 1))
         return frame[_opens(frame) <= end]
+    if not prices.always_open:
+        end = _last_open(epic, end)
     span = max(1, max_points) * step
     frame = _frame(prices, epic, res, end - span, end + 1)
     for _ in range(4):  # closed hours and weekends leave gaps: look further back until max bars
@@ -95,6 +97,28 @@ def build_bars(prices: PriceSource, epic: str, res: str, *, start: int | None, e
         span *= 3
         frame = _frame(prices, epic, res, end - span, end + 1)
     return frame.iloc[-max_points:] if max_points > 0 else frame.iloc[0:0]
+
+
+def _last_open(epic: str, t: int) -> int:
+    """``t`` if the market is open then, else the moment it last closed (to the minute, within 8 days)."""
+    if is_open(epic, t):
+        return t
+    back = t - t % _HOUR
+    for _ in range(8 * 24):
+        if is_open(epic, back - _MIN):
+            break
+        back -= _HOUR
+    else:
+        return t
+    lo, hi = back, min(t, back + _HOUR)  # open at lo - 1 min, closed from some minute in (lo, hi]
+    lo -= _MIN
+    while hi - lo > _MIN:
+        mid = lo + ((hi - lo) // (2 * _MIN)) * _MIN
+        if is_open(epic, mid):
+            lo = mid
+        else:
+            hi = mid
+    return hi - 1
 
 
 def _opens(frame: pd.DataFrame) -> np.ndarray:
