@@ -58,3 +58,23 @@ def test_market_deal_round_trip(raw: Raw, sim: IGSimulator) -> None:
     after = raw.call("GET", "/accounts").json()["accounts"][0]["balance"]["balance"]
     assert after == pytest.approx(before + part["profit"] + full["profit"], abs=0.011)
     assert bid < ask
+
+
+def test_start_stop_idempotent_and_restartable() -> None:
+    sim = IGSimulator(always_open=True, port=0)
+    assert not sim.running
+    sim.start()
+    sim.start()
+    port = sim.port
+    raw = Raw(sim)
+    raw.login(2)
+    assert raw.deal()["dealStatus"] == "ACCEPTED"
+    sim.stop()
+    sim.stop()
+    assert not sim.running
+    sim2 = IGSimulator(always_open=True, port=port)  # the port is free again
+    with sim2:
+        assert sim2.port == port
+    with sim:  # restarted: the broker's state survived
+        assert len(sim.positions()) == 1
+        assert Raw(sim).login(2).status_code == 200

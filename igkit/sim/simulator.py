@@ -6,6 +6,7 @@ the HTTP server thread; tests and the ``igkit sim`` command use it as a context 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections import deque
@@ -127,6 +128,7 @@ class IGSimulator:
                               tick_interval=self._tick_interval)
         self._port = server.start()
         self._server = server
+        atexit.register(self.stop)
         log.info("IG simulator listening on %s", self.rest_url)
         return self
 
@@ -134,6 +136,7 @@ class IGSimulator:
         """Stop serving and join the server thread (idempotent)."""
         server, self._server = self._server, None
         if server is not None:
+            atexit.unregister(self.stop)
             server.stop()
 
     def __enter__(self) -> IGSimulator:
