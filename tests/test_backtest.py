@@ -316,6 +316,14 @@ def test_drawdown_duration_counts_time_below_the_peak() -> None:
     assert st["profit_factor"] == math.inf and st["win_rate"] == 1.0
 
 
+def test_drawdown_from_the_start_never_recovered() -> None:
+    idx = pd.date_range("2024-01-01", periods=3, freq="1h", tz="UTC")
+    st = compute_stats(pd.Series([95.0, 90.0, 92.0], index=idx), np.array([-8.0]), np.ones(3), 100.0)
+    assert st["max_drawdown"] == pytest.approx(0.10)  # capital 100 is the first peak
+    assert st["max_drawdown_duration"] == pd.Timedelta(hours=2)
+    assert st["total_return"] == pytest.approx(-0.08) and st["profit_factor"] == 0.0
+
+
 def test_result_stats_match_compute_stats_on_its_equity() -> None:
     c = random_candles(300, 3)
     r = backtest(c, SmaCross(fast=3, slow=10))

@@ -17,11 +17,21 @@ __all__ = ["YEAR", "compute_stats", "periods_per_year"]
 YEAR = pd.Timedelta(days=365.25)
 
 
+def _ns(index: pd.DatetimeIndex) -> np.ndarray:
+    return index.asi8 if index.unit == "ns" else index.as_unit("ns").asi8
+
+
 def periods_per_year(index: pd.DatetimeIndex) -> float:
-    """Bars per year from the median spacing of ``index`` (NaN with fewer than two bars)."""
+    """Bars per year from the median spacing of ``index`` (NaN with fewer than two bars).
+
+    Over long indexes the median is taken over 100,000 evenly spread pairs of consecutive bars.
+    """
     if len(index) < 2:
         return math.nan
-    step = np.median(np.diff(index.as_unit("ns").asi8))
+    ts = _ns(index)
+    step_by = max(1, (ts.shape[0] - 1) // 100_000)
+    starts = np.arange(0, ts.shape[0] - 1, step_by)
+    step = float(np.median(ts[starts + 1] - ts[starts]))
     return float(YEAR.value / step) if step > 0 else math.nan
 
 
@@ -55,7 +65,7 @@ def compute_stats(
     index = equity.index
     if not isinstance(index, pd.DatetimeIndex):
         raise TypeError("compute_stats: equity must have a DatetimeIndex")
-    ts = index.as_unit("ns").asi8
+    ts = _ns(index)
     ppy = periods_per_year(index) if ppy is None else float(ppy)
     final = float(eq[-1]) if n else float(capital)
     out: dict[str, float | int | pd.Timedelta] = {}
@@ -67,23 +77,24 @@ def compute_stats(
     else:
         out["cagr"] = math.nan
     if n:
-        prev = np.empty(n)
-        prev[0] = capital
-        prev[1:] = eq[:-1]
-        r = eq / prev - 1.0
+        r = np.empty(n)
+        r[0] = eq[0] / capital
+        np.divide(eq[1:], eq[:-1], out=r[1:])
+        r -= 1.0
         mean = float(r.mean())
         sd = float(r.std(ddof=1)) if n > 1 else math.nan
-        down = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
+        neg = np.minimum(r, 0.0, out=r)  # r is not needed any more
+        down = math.sqrt(float(np.dot(neg, neg)) / n)
         root = math.sqrt(ppy) if ppy == ppy else math.nan
         out["sharpe"] = mean / sd * root if sd > 0 else math.nan
         out["sortino"] = mean / down * root if down > 0 else math.nan
-        peak = np.maximum.accumulate(np.concatenate(([capital], eq)))[1:]
-        dd = (peak - eq) / peak
+        peak = np.maximum.accumulate(eq)
+        np.maximum(peak, capital, out=peak)
+        at_peak = np.flatnonzero(eq >= peak)
+        dd = np.subtract(peak, eq, out=r)
+        dd /= peak
         out["max_drawdown"] = float(dd.max())
-        at_peak = eq >= peak
-        last_peak = np.maximum.accumulate(np.where(at_peak, np.arange(n), -1))
-        start_ns = np.where(last_peak >= 0, ts[np.maximum(last_peak, 0)], ts[0])
-        out["max_drawdown_duration"] = pd.Timedelta(int((ts - start_ns).max()), unit="ns")
+        out["max_drawdown_duration"] = _longest_underwater(ts, at_peak)
     else:
         out.update(sharpe=math.nan, sortino=math.nan, max_drawdown=0.0,
                    max_drawdown_duration=pd.Timedelta(0))
@@ -97,3 +108,14 @@ def compute_stats(
     out["exposure"] = float(np.count_nonzero(positions)) / n if n else 0.0
     out["ppy"] = ppy
     return out
+
+
+def _longest_underwater(ts: np.ndarray, at_peak: np.ndarray) -> pd.Timedelta:
+    """Longest time from a bar at its running peak to the last bar before the next one at a peak (or the
+    end); before the first peak, from the first bar. ``at_peak``: sorted positions of bars at a peak."""
+    n = ts.shape[0]
+    starts = np.concatenate(([0], at_peak)) if (at_peak.shape[0] == 0 or at_peak[0] > 0) else at_peak
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:] - 1
+    ends[-1] = n - 1
+    return pd.Timedelta(int((ts[ends] - ts[starts]).max()), unit="ns")
