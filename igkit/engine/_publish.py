@@ -26,16 +26,12 @@ def _risk_state(engine: LiveEngine) -> dict[str, Any]:
     out: dict[str, Any] = {"halted": engine._halted, "checks": risk is not None}
     if risk is None:
         return out
-    for name in ("snapshot", "state", "describe"):
-        fn = getattr(risk, name, None)
-        if callable(fn):
-            try:
-                got = fn()
-            except TypeError:
-                continue
-            if isinstance(got, dict):
-                out.update(got)
-                break
+    fn = getattr(risk, "state", None)
+    if callable(fn):
+        got = fn(broker=engine.broker)
+        if isinstance(got, dict):
+            out.update(got)
+            out["halted"] = engine._halted or bool(got.get("halted"))
     limits = getattr(risk, "limits", None)
     if limits is not None and "limits" not in out:
         try:

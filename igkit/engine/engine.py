@@ -344,7 +344,7 @@ class LiveEngine:
         inst.signal, inst.signal_ns = target, c.ts_ns
         self.last_signal = signal
         self.signals.append(signal)
-        halted = self._halted
+        halted = self._risk_update(ts) if self.risk is not None else self._halted
         checked: list[tuple[Order, Any]] = []
         if not halted:
             net = self.broker.net_position(inst.epic)
@@ -362,11 +362,11 @@ class LiveEngine:
                              message=message)
             if not ok:
                 self._record(OrderResult(order, OrderStatus.REJECTED, rule or "RISK"))
-                if "daily" in rule and "loss" in rule:
+                if rule == "MAX_DAILY_LOSS" or getattr(self.risk, "halted", False):
                     self._halt_from_risk(rule, message)
                     return
                 continue
-            self._submit(order)
+            self._submit(order, ts)
 
     def _check(self, order: Order, quote: Tick, now_ns: int) -> tuple[bool, str, str]:
         if self.risk is None:
@@ -378,7 +378,7 @@ class LiveEngine:
             return False, "risk_error", str(exc)
         return bool(v.ok), str(getattr(v, "rule", "") or ""), str(getattr(v, "message", "") or "")
 
-    def _submit(self, order: Order) -> None:
+    def _submit(self, order: Order, now_ns: int) -> None:
         with self._trade_lock:
             if self._halted:
                 self.audit.write("order", **order_fields(order), sent=False, why="halted")
@@ -389,6 +389,9 @@ class LiveEngine:
             except Exception as exc:
                 self._error("broker", exc, order.epic)
                 result = OrderResult(order, OrderStatus.REJECTED, f"ERROR: {type(exc).__name__}")
+        record = getattr(self.risk, "record", None)
+        if callable(record):
+            record(result, now_ns=now_ns)  # the orders-per-minute window
         self._record(result)
 
     def _record(self, result: OrderResult) -> None:
@@ -402,11 +405,28 @@ class LiveEngine:
         kind, obj = event
         if kind == "fill" and isinstance(obj, Fill):
             self.audit.write("fill", **fill_fields(obj))
+            on_fill = getattr(self.risk, "on_fill", None)
+            if callable(on_fill):
+                on_fill(obj, now_ns=obj.time_ns)
             with self._events_lock:
                 self.fills.append(obj)
             self._dirty = True
         elif kind == "order" and isinstance(obj, OrderResult):
             self._record(obj)
+
+    def _risk_update(self, now_ns: int) -> bool:
+        """Let the risk manager mark the day's P&L; a breach it reports halts the engine. True if halted."""
+        update = getattr(self.risk, "update", None)
+        if not callable(update):
+            return self._halted
+        try:
+            halted = bool(update(broker=self.broker, now_ns=now_ns))
+        except Exception as exc:
+            self._error("risk", exc)
+            return self._halted
+        if halted and not self._halted:
+            self._halt_from_risk("MAX_DAILY_LOSS", str(getattr(self.risk, "halt_reason", "") or "risk halted"))
+        return self._halted
 
     def _halt_from_risk(self, rule: str, message: str) -> None:
         if self._halted:
@@ -426,13 +446,10 @@ class LiveEngine:
             self._quality.step(now)
         except Exception as exc:
             self._error("engine", exc)
-        daily = getattr(self.risk, "daily_loss_breached", None)
-        if callable(daily) and not self._halted:
-            try:
-                if daily(self.broker):
-                    self._halt_from_risk("max_daily_loss", "daily loss limit reached")
-            except Exception as exc:
-                self._error("risk", exc)
+        if self.risk is not None and not self._halted and now - self._last_pub >= self.publish_interval:
+            last = [i.last[0] for i in self.instruments.values() if i.last is not None]
+            if last:
+                self._risk_update(max(last))  # market time: replays see their own day
         if self._dirty or now - self._last_pub >= self.publish_interval:
             self._publish()
 

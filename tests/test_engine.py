@@ -1,0 +1,266 @@
+"""LiveEngine end to end on the Demo market with the paper broker: candles, signals and fills; the state
+seen by traitlets observers; a failing strategy; the kill switch from another thread; a daily-loss
+breach; the audit log; start/stop; live refused without confirmation.
+
+Nothing is mocked: a real DemoFeed thread, TickHub, PaperBroker and RiskManager.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import pandas as pd
+import pytest
+
+from igkit.broker.paper import PaperBroker
+from igkit.config import Config
+from igkit.engine import EngineStatus, LiveEngine, read_audit
+from igkit.errors import ConfigError, DataError
+from igkit.feeds import DemoFeed
+from igkit.risk.limits import RiskLimits
+from igkit.risk.manager import RiskManager
+from igkit.strategy import SmaCross
+from igkit.ticks import TickHub
+from igkit.types import Mode
+
+EPICS = ("CS.D.EURUSD.MINI.IP", "CS.D.GBPUSD.MINI.IP")
+START = pd.Timestamp("2026-11-17 08:00", tz="UTC")  # a Tuesday
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Flaky(SmaCross):
+    """SmaCross that raises while ``fail`` is set (not registered: no ``name`` of its own)."""
+
+    fail: ClassVar[threading.Event] = threading.Event()
+    calls: ClassVar[int] = 0
+
+    def signals(self, candles: pd.DataFrame) -> pd.Series:
+        type(self).calls += 1
+        if self.fail.is_set():
+            raise RuntimeError("boom in the strategy")
+        return super().signals(candles)
+
+
+def make(tmp_path, *, speed: float | None = None, duration: float | None = 4 * 3600, strategy: Any = None,
+         limits: RiskLimits | None = None, config: Config | None = None, **kw: Any) -> tuple[LiveEngine, DemoFeed,
+                                                                                             PaperBroker]:
+    hub = TickHub()
+    feed = DemoFeed(hub, EPICS, seed=3, tick_rate=4.0, speed=speed, start=START, duration=duration)
+    broker = PaperBroker(balance=10_000.0)
+    risk = RiskManager(limits or RiskLimits(size=1.0, max_order_size=10, max_position=5, max_daily_loss=1_000),
+                       broker=broker)
+    kw.setdefault("freq", "1min")
+    kw.setdefault("size", 1.0)
+    engine = LiveEngine(config, feed=feed, strategy=strategy or SmaCross(fast=2, slow=5), broker=broker, risk=risk,
+                        hub=hub, audit_path=str(tmp_path / "audit.jsonl"), **kw)
+    return engine, feed, broker
+
+
+def test_demo_run_produces_candles_signals_fills_and_consistent_state(tmp_path) -> None:
+    engine, feed, broker = make(tmp_path)
+    seen: list[dict[str, Any]] = []
+
+    def on_version(change: dict) -> None:  # the engine thread calls this; everything read is one update
+        st = engine.state
+        seen.append({"status": st.status, "balance": st.balance, "upl": st.unrealized_pnl, "equity": st.equity,
+                     "positions": st.positions, "views": st.instrument_states, "fills": st.fills,
+                     "realized": st.realized_pnl})
+
+    engine.state.observe(on_version, "version")
+    engine.start()
+    assert feed.join(60)
+    wait_for(lambda: engine.ticks == feed.pushed, what="the engine to drain the feed")
+    wait_for(lambda: engine.state.ticks == feed.pushed, what="the state to catch up")
+    engine.stop(flatten=False)
+
+    st = engine.state
+    assert st.status is EngineStatus.STOPPED
+    assert st.candle_count >= 2 * (4 * 60 - 2)  # ~240 one-minute bars per instrument, minus the open one
+    assert {v.epic for v in st.instrument_states} == set(EPICS)
+    assert all(v.candles > 200 and v.signal in (-1, 1) for v in st.instrument_states)
+    assert st.last_signal is not None and st.signals and len(st.signals) <= engine.max_recent
+    assert len(engine.fills) > 10 and st.fills
+    assert st.positions == tuple(broker.positions())
+    assert st.balance == pytest.approx(broker.account().balance)
+    assert st.realized_pnl == pytest.approx(sum(f.pnl for f in engine.fills if not f.opening))
+    assert st.latency_p50_us is not None and st.latency_p99_us is not None
+    assert st.last_tick_time is not None and st.last_tick_time.tzinfo is not None
+    assert st.risk["limits"]["max_position"] == 5
+    assert set(st.quality) <= set(EPICS) and all(q["ticks"] > 0 for q in st.quality.values())
+
+    statuses = [s["status"] for s in seen]
+    assert statuses[0] is EngineStatus.STARTING and statuses[-1] is EngineStatus.STOPPED
+    assert EngineStatus.RUNNING in statuses
+    assert len(seen) > 3
+    for snap in seen:  # every update is self-consistent
+        assert snap["equity"] == pytest.approx(snap["balance"] + snap["upl"])
+        nets: dict[str, float] = {}
+        for p in snap["positions"]:
+            nets[p.epic] = nets.get(p.epic, 0.0) + p.signed_size
+        for v in snap["views"]:
+            assert v.net == pytest.approx(nets.get(v.epic, 0.0))
+        assert isinstance(snap["positions"], tuple) and isinstance(snap["fills"], tuple)
+
+
+def test_strategy_exception_stops_trading_not_the_feed_and_restart_resumes(tmp_path) -> None:
+    Flaky.fail.clear()
+    engine, feed, _broker = make(tmp_path, speed=1200.0, duration=None, strategy=Flaky(fast=2, slow=5))
+    try:
+        engine.start()
+        wait_for(lambda: engine.candle_count >= 12, what="first candles")
+        Flaky.fail.set()
+        wait_for(lambda: engine.state.status is EngineStatus.ERROR, what="status ERROR")
+        err = engine.state.errors[-1]
+        assert err.where == "strategy" and "boom in the strategy" in err.message
+        assert "Traceback" in err.traceback and "RuntimeError" in err.traceback
+        assert "boom" in engine.state.status_detail
+        calls, candles, ticks, n_orders = Flaky.calls, engine.candle_count, engine.ticks, len(engine.orders)
+        wait_for(lambda: engine.candle_count >= candles + 6, what="candles to keep growing")
+        assert engine.ticks > ticks and feed.running
+        assert Flaky.calls == calls  # the strategy is not called again while in ERROR
+        assert len(engine.orders) == n_orders  # and nothing is traded
+        Flaky.fail.clear()
+        engine.restart_trading()
+        assert engine.state.status is EngineStatus.RUNNING
+        wait_for(lambda: Flaky.calls > calls + 3, what="the strategy to run again")
+        # start() again is the other way back, and is harmless while running
+        Flaky.fail.set()
+        wait_for(lambda: engine.status is EngineStatus.ERROR, what="ERROR again")
+        Flaky.fail.clear()
+        engine.start()
+        assert engine.status is EngineStatus.RUNNING
+    finally:
+        Flaky.fail.clear()
+        engine.stop()
+
+
+def test_kill_from_another_thread_flattens_within_2s_and_blocks_orders(tmp_path) -> None:
+    engine, _feed, broker = make(tmp_path, speed=1200.0, duration=None, strategy=SmaCross(fast=1, slow=2))
+    try:
+        engine.start()
+        wait_for(lambda: len(broker.positions()) == len(EPICS), what="positions in both instruments")
+        t0 = time.monotonic()
+        killer = threading.Thread(target=engine.kill, args=("test button",))
+        killer.start()
+        wait_for(lambda: not broker.positions() and engine.state.status is EngineStatus.HALTED, timeout=2.0,
+                 what="flat and HALTED within 2 s")
+        killer.join(2.0)
+        assert time.monotonic() - t0 < 2.0
+        assert "test button" in engine.state.status_detail
+        ticks, n_fills = engine.ticks, len(engine.fills)
+        wait_for(lambda: engine.candle_count > 0 and engine.ticks > ticks + 500, what="ticks after the kill")
+        assert not broker.positions() and not broker.pending_orders()
+        assert all(not f.opening for f in engine.fills[n_fills:])  # nothing opened after the kill
+        assert engine.state.positions == ()
+        engine.resume()
+        assert engine.state.status is EngineStatus.RUNNING
+        wait_for(lambda: len(broker.positions()) > 0, what="trading again after resume")
+    finally:
+        engine.stop(flatten=True)
+    assert not broker.positions()
+    kinds = [r["kind"] for r in read_audit(tmp_path / "audit.jsonl")]
+    assert "kill" in kinds
+
+
+def test_daily_loss_breach_halts(tmp_path) -> None:
+    """A tiny max_daily_loss: the first adverse move on an open position breaches it."""
+    limits = RiskLimits(size=1.0, max_order_size=10, max_position=5, max_daily_loss=0.00005)
+    engine, _feed, broker = make(tmp_path, limits=limits, speed=1200.0, duration=None,
+                                strategy=SmaCross(fast=1, slow=2))
+    try:
+        engine.start()
+        wait_for(lambda: engine.state.status is EngineStatus.HALTED, timeout=20, what="HALTED by the daily loss")
+        wait_for(lambda: not broker.positions(), timeout=2, what="flat after the breach")
+        assert "MAX_DAILY_LOSS" in engine.state.status_detail
+        assert engine.risk.halted
+        assert broker.account().realized_pnl < 0
+        ticks = engine.ticks
+        wait_for(lambda: engine.ticks > ticks + 300, what="ticks keep coming")
+        assert not broker.positions()
+    finally:
+        engine.stop()
+
+
+def test_audit_log_records_every_decision(tmp_path) -> None:
+    engine, feed, broker = make(tmp_path, duration=2 * 3600)
+    engine.start()
+    assert feed.join(60)
+    wait_for(lambda: engine.ticks == feed.pushed, what="drained")
+    engine.stop(flatten=True)
+    recs = read_audit(tmp_path / "audit.jsonl")
+    kinds = {r["kind"] for r in recs}
+    assert {"status", "signal", "risk", "order", "confirm", "fill"} <= kinds
+    for r in recs:
+        assert pd.Timestamp(r["ts"]).tzinfo is not None
+    statuses = [r["status"] for r in recs if r["kind"] == "status"]
+    assert statuses[:2] == ["STARTING", "RUNNING"] and statuses[-2:] == ["STOPPING", "STOPPED"]
+    signals = [r for r in recs if r["kind"] == "signal"]
+    assert len(signals) == engine.candle_count
+    sent = [r for r in recs if r["kind"] == "order" and r["sent"]]
+    risk_ok = {r["deal_reference"] for r in recs if r["kind"] == "risk" and r["ok"]}
+    confirms = {r["deal_reference"] for r in recs if r["kind"] == "confirm"}
+    assert sent and all(r["deal_reference"] in risk_ok and r["deal_reference"] in confirms for r in sent)
+    fills = [r for r in recs if r["kind"] == "fill"]
+    assert len(fills) == len(engine.fills)
+    assert [(f["deal_id"], f["price"], f["time_ns"]) for f in fills] == \
+        [(f.deal_id, f.price, f.time_ns) for f in engine.fills]
+    assert not broker.positions()  # flatten=True
+
+
+def test_start_stop_idempotent_and_restartable(tmp_path) -> None:
+    engine, feed, _broker = make(tmp_path, speed=600.0, duration=None)
+    engine.start()
+    engine.start()
+    assert sum(t.name == "igkit-engine" for t in threading.enumerate()) == 1
+    wait_for(lambda: engine.ticks > 0, what="ticks")
+    engine.stop()
+    engine.stop()
+    assert engine.status is EngineStatus.STOPPED and not engine.running and not feed.running
+    ticks = engine.ticks
+    with engine:  # context manager: start again, then stop (and close the audit log)
+        assert engine.running
+        wait_for(lambda: engine.ticks > ticks, what="ticks after a restart")
+    assert engine.status is EngineStatus.STOPPED and not engine.running
+    assert sum(t.name == "igkit-engine" and t.is_alive() for t in threading.enumerate()) == 0
+
+
+def test_live_refused_without_both_confirmations(tmp_path) -> None:
+    live = Config.model_validate({"broker": "ig", "ig": {"environment": "live"}})
+    assert live.mode is Mode.IG_LIVE
+    engine, feed, _broker = make(tmp_path, config=live)
+    with pytest.raises(ConfigError, match="real money"):
+        engine.start()
+    with pytest.raises(ConfigError, match="real money"):
+        engine.start(confirm_live=True)  # the config does not confirm
+    assert not engine.running and not feed.running
+    confirmed = Config.model_validate({"broker": "ig", "ig": {"environment": "live", "confirm_live": True}})
+    engine2, _feed2, _ = make(tmp_path, config=confirmed)
+    with pytest.raises(ConfigError, match="real money"):
+        engine2.start()  # the call does not confirm
+    engine2.start(confirm_live=True)
+    try:
+        assert engine2.running and engine2.state.mode == "ig-live"
+    finally:
+        engine2.stop()
+    refused = [r for r in read_audit(tmp_path / "audit.jsonl") if r.get("status") == "REFUSED"]
+    assert len(refused) == 3
+
+
+def test_bad_arguments_fail_clearly(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="size"):
+        make(tmp_path, size=0)
+    with pytest.raises(DataError, match="frequency '0s'"):
+        make(tmp_path, freq="0s")
+    with pytest.raises(ConfigError, match="history_bars"):
+        make(tmp_path, history_bars=3)
