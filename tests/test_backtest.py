@@ -405,3 +405,18 @@ def test_empty_and_single_bar_candles() -> None:
     one = hand_candles([FLAT])
     r1 = backtest(one, sig(one, [1]), stop=1.0)
     assert r1.trades.empty and r1.equity.tolist() == [10_000.0]
+
+
+def test_demo_market_candles_against_reference() -> None:
+    """Candles resampled from the synthetic market's ticks (varying spreads, quiet and busy hours)."""
+    from igkit.candles import resample_arrays
+    from igkit.market import SyntheticMarket
+
+    ts, bid, ask = SyntheticMarket(9).ticks("CS.D.GBPUSD.MINI.IP", "2024-05-06T06:00Z", "2024-05-07T06:00Z")
+    candles = resample_arrays(ts, bid, ask, "1min")
+    for strategy, settings in ((SmaCross(fast=10, slow=30), {"stop": 15, "take_profit": 25, "pip": 1e-4}),
+                               (RsiReversion(period=14), {"slippage": 1e-5, "commission": 0.5, "size": 2.0})):
+        result = backtest(candles, strategy, **settings)
+        kw = {k: v * 1e-4 if k in ("stop", "take_profit") else v for k, v in settings.items() if k != "pip"}
+        assert_matches(result, reference(candles, strategy.signals(candles).tolist(), **kw))
+        assert len(result.trades) > 10
