@@ -168,6 +168,10 @@ def test_netting_without_force_open(raw: Raw, sim: IGSimulator) -> None:
     f = raw.deal(direction="SELL", size=3, forceOpen=False)  # closes the rest, opens 2 SELL
     assert {a["status"] for a in f["affectedDeals"]} == {"FULLY_CLOSED", "OPENED"}
     assert [(p.direction, p.size) for p in sim.positions()] == [("SELL", 2)]
+    acts = raw.call("GET", "/history/activity", version=3, params={"detailed": "true"}).json()["activities"]
+    assert [a["description"].split(":")[0] for a in acts] == [
+        "Position opened", "Position closed", "Position partially closed", "Position opened"]
+    assert acts[2]["details"]["dealReference"] == n["dealReference"]
 
 
 def test_amend(raw: Raw, sim: IGSimulator) -> None:

@@ -119,7 +119,7 @@ class PositionDealing(Ledger):
                 return self._reject(acc, ref, "INSUFFICIENT_FUNDS", **rej)
             remaining, profit_total = size, 0.0
             if not force_open:
-                remaining, profit_total = self._net(acc, epic, direction, size, affected)
+                remaining, profit_total = self._net(acc, epic, direction, size, affected, ref)
             if remaining > _EPS:
                 deal_id = self.new_id()
                 pos = Position(deal_id, ref, account_id, epic, expiry, direction, round(remaining, 2), fill,
@@ -140,20 +140,20 @@ class PositionDealing(Ledger):
                 profit=round(profit_total, 2) if not force_open and remaining < size else None,
                 profit_ccy=acc.currency if not force_open and remaining < size else None)
             self.store_confirm(account_id, confirm)
-            self.record_activity(account_id, epic=epic, period=expiry, deal_id=deal_id, type_="POSITION",
-                                 status="ACCEPTED", description=f"Position opened: {deal_id}",
-                                 details=self.activity_details(
-                                     ref=ref, actions=[{"actionType": "POSITION_OPENED" if a["status"] == "OPENED"
-                                                        else "POSITION_" + a["status"].replace("FULLY_", ""),
-                                                        "affectedDealId": a["dealId"]} for a in affected],
-                                     epic=epic, size=size, direction=direction, level=fill, acc=acc,
-                                     stop_level=stop, limit_level=limit, stop_distance=stop_distance,
-                                     limit_distance=limit_distance, guaranteed=guaranteed))
+            if status == "OPEN":  # closes by netting were recorded by _close_part
+                self.record_activity(
+                    account_id, epic=epic, period=expiry, deal_id=deal_id, type_="POSITION", status="ACCEPTED",
+                    description=f"Position opened: {deal_id}",
+                    details=self.activity_details(
+                        ref=ref, actions=[{"actionType": "POSITION_OPENED", "affectedDealId": deal_id}],
+                        epic=epic, size=round(remaining, 2), direction=direction, level=fill, acc=acc,
+                        stop_level=stop, limit_level=limit, stop_distance=stop_distance,
+                        limit_distance=limit_distance, guaranteed=guaranteed))
             self.emit_account(account_id)
             return ref
 
-    def _net(self, acc: Account, epic: str, direction: str, size: float,
-             affected: list[dict[str, str]]) -> tuple[float, float]:
+    def _net(self, acc: Account, epic: str, direction: str, size: float, affected: list[dict[str, str]],
+             ref: str) -> tuple[float, float]:
         """Reduce opposite positions in ``epic`` oldest first; returns (size left, profit realised)."""
         remaining, profit = size, 0.0
         opposite = sorted((p for p in self.positions.values() if p.account_id == acc.account_id
@@ -162,7 +162,7 @@ class PositionDealing(Ledger):
             if remaining <= _EPS:
                 break
             take = min(pos.size, remaining)
-            profit += self._close_part(acc, pos, take, self.close_price(pos), affected, system=False)
+            profit += self._close_part(acc, pos, take, self.close_price(pos), affected, system=False, ref=ref)
             remaining = round(remaining - take, 10)
         return remaining, profit
 
