@@ -158,6 +158,8 @@ def test_kill_from_another_thread_flattens_within_2s_and_blocks_orders(tmp_path)
         killer.join(2.0)
         assert time.monotonic() - t0 < 2.0
         assert "test button" in engine.state.status_detail
+        assert engine.state.errors == ()  # the kill switch swept the book without an error
+        assert engine.kill_switch.fired and engine.risk.halted
         ticks, n_fills = engine.ticks, len(engine.fills)
         wait_for(lambda: engine.candle_count > 0 and engine.ticks > ticks + 500, what="ticks after the kill")
         assert not broker.positions() and not broker.pending_orders()
@@ -165,6 +167,7 @@ def test_kill_from_another_thread_flattens_within_2s_and_blocks_orders(tmp_path)
         assert engine.state.positions == ()
         engine.resume()
         assert engine.state.status is EngineStatus.RUNNING
+        assert not engine.kill_switch.fired and not engine.risk.halted
         wait_for(lambda: len(broker.positions()) > 0, what="trading again after resume")
     finally:
         engine.stop(flatten=True)

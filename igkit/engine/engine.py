@@ -241,35 +241,40 @@ class LiveEngine:
     # -- kill switch -----------------------------------------------------------------------------------
     def kill(self, reason: str = "manual") -> list[OrderResult]:
         """Halt NOW, from any thread: no new orders, working orders cancelled, every position flattened at
-        once. Status HALTED until :meth:`resume`."""
-        with self._trade_lock:
+        once (through the :class:`~igkit.risk.KillSwitch`, which also halts the risk manager). Status
+        HALTED until :meth:`resume`. Returns the brokers' answers (cancels and closes)."""
+        with self._trade_lock:  # an order being sent finishes first; none is sent after this
             self._halted = True
             self.audit.write("kill", reason=reason, phase="fire")
-            results: list[OrderResult] = []
+            report: Any = None
             try:
                 if self.kill_switch is None:
                     results = self._flatten("kill")
                 else:
-                    fire = getattr(self.kill_switch, "fire", self.kill_switch)
-                    results = [r for r in (fire(reason) or []) if isinstance(r, OrderResult)]
+                    report = getattr(self.kill_switch, "fire", self.kill_switch)(reason)
+                    results = [*getattr(report, "cancelled", ()), *getattr(report, "closed", ())]
             except Exception as exc:
                 self._error("broker", exc)
                 results = self._flatten("kill")
-        self.audit.write("kill", reason=reason, phase="done", results=[result_fields(r) for r in results])
+        self.audit.write("kill", reason=reason, phase="done", results=[result_fields(r) for r in results],
+                         flat=getattr(report, "flat", None), errors=list(getattr(report, "errors", ())))
         self._set_status(EngineStatus.HALTED, f"kill: {reason}")
         return results
 
     def resume(self) -> None:
-        """Leave HALTED: trading goes on at the next bar (the risk manager's halt is cleared too)."""
+        """Leave HALTED: trading goes on from the next bar. Re-arms the kill switch and lifts the risk
+        manager's halt, a daily-loss one included (its day's P&L then restarts from the current equity):
+        resuming is the user's explicit decision."""
         with self._trade_lock:
             if not self._halted:
                 return
             self._halted = False
-            for name in ("resume", "reset_halt"):
-                fn = getattr(self.risk, name, None)
-                if callable(fn):
-                    fn()
-                    break
+            reset = getattr(self.kill_switch, "reset", None)
+            if callable(reset):
+                reset()
+            if getattr(self.risk, "halted", False) and callable(getattr(self.risk, "reset_halt", None)):
+                self.risk.reset_halt()
+        self.audit.write("kill", reason="resume", phase="resume")
         status = EngineStatus.ERROR if not self._trading else (
             EngineStatus.RUNNING if self.running else EngineStatus.STOPPED)
         self._set_status(status, "resumed")
