@@ -209,3 +209,8 @@ def test_stream_credentials_follow_rest_sessions(sim: IGSimulator) -> None:
     assert sim.check_stream_credentials(sim.second_account_id, f"CST-{cst}|XST-{new_xst}")
     sim.expire_tokens()
     assert not sim.check_stream_credentials(sim.second_account_id, f"CST-{cst}|XST-{new_xst}")
+
+
+def test_bad_version_header(sim: IGSimulator) -> None:
+    r = post_session(sim, {"X-IG-API-KEY": sim.api_key, "Version": "two"})
+    assert (r.status_code, r.json()["errorCode"]) == (400, "invalid.input")

@@ -36,6 +36,7 @@ class Broker(OrderDealing):
         """
         with self.lock:
             now = self.clock.now_ns()
+            self.expire_confirms()
             fired = self._expire_orders(now)
             epics = {p.epic for p in self.positions.values()} | {o.epic for o in self.orders.values()}
             for epic in sorted(epics):
