@@ -9,8 +9,25 @@
 
 from __future__ import annotations
 
+from igkit.widgets._factory import EngineSettings, default_factory, demo_engine, demo_start_ns
 from igkit.widgets.chart import TRACE_INDEX, CandleChart
+from igkit.widgets.panel import ControlPanel, live_panels
+from igkit.widgets.progress import PanelProgress, progress_bar
 from igkit.widgets.refresher import Refresher, guard_widget
 from igkit.widgets.theme import CLASSES
 
-__all__ = ["CLASSES", "TRACE_INDEX", "CandleChart", "Refresher", "guard_widget"]
+__all__ = [
+    "CLASSES",
+    "TRACE_INDEX",
+    "CandleChart",
+    "ControlPanel",
+    "EngineSettings",
+    "PanelProgress",
+    "Refresher",
+    "default_factory",
+    "demo_engine",
+    "demo_start_ns",
+    "guard_widget",
+    "live_panels",
+    "progress_bar",
+]

@@ -50,6 +50,7 @@ class Refresher:
         self.errors = 0
         self.last_error: str = ""
         self.writes_off_thread = 0
+        self.guard_armed = True  # guard_widget counts only while armed
         self.off_thread_examples: deque[str] = deque(maxlen=20)
         self.cycle_ns: deque[int] = deque(maxlen=256)  # duration of the last cycles
 
@@ -144,7 +145,7 @@ def guard_widget(widget: Any, refresher: Refresher) -> None:
     thread. A test instrument: arm it after the widget is built and displayed."""
 
     def _seen(change: Any) -> None:
-        if not refresher.on_thread():
+        if refresher.guard_armed and not refresher.on_thread():
             refresher.writes_off_thread += 1
             refresher.off_thread_examples.append(
                 f"{type(widget).__name__}.{change.get('name')} from {threading.current_thread().name}")
