@@ -452,3 +452,44 @@ def test_concurrent_ticks_and_flattens_stay_consistent() -> None:
     a = b.account()
     assert a.balance == pytest.approx(1e9 + sum(f.pnl for f in fills if not f.opening))
     assert a.upl == 0.0 and a.margin == 0.0
+
+
+def test_parity_with_the_backtest_at_the_same_size() -> None:
+    """Ticks at each bar's open (bid_open/ask_open), a target decided at a bar's close sent as one order:
+    the paper broker's trades and P&L equal the backtest's (value_per_point 1.0)."""
+    from igkit.backtest import backtest
+
+    rng = random.Random(1)
+    n = 120
+    idx = pd.date_range("2026-11-23T08:00Z", periods=n, freq="1min")
+    mid = [100.0]
+    for _ in range(n - 1):
+        mid.append(round(mid[-1] + rng.uniform(-0.5, 0.5), 2))
+    half = [round(rng.uniform(0.05, 0.2), 2) for _ in range(n)]
+    candles = pd.DataFrame(index=idx)
+    for part, shift in (("open", 0.0), ("high", 0.4), ("low", -0.4), ("close", 0.1)):
+        m = pd.Series(mid, index=idx) + shift
+        candles[f"bid_{part}"] = m - half
+        candles[f"ask_{part}"] = m + half
+        candles[f"mid_{part}"] = m
+    candles["ticks"] = 1
+    target = [0] * 5 + [rng.choice((-1, 0, 1)) if k % 7 == 0 else 0 for k in range(n - 5)]
+    for k in range(6, n):  # hold each target until the next change point
+        if (k - 5) % 7:
+            target[k] = target[k - 1]
+    size = 2.0
+    res = backtest(candles, pd.Series(target, index=idx, dtype="int8"), size=size)
+
+    b = PaperBroker(balance=10_000.0, instruments_rules={X: InstrumentRules(X, value_per_point=1.0)})
+    for i in range(n):
+        ts = int(idx[i].value)
+        b.on_tick(X, ts, float(candles["bid_open"].iloc[i]), float(candles["ask_open"].iloc[i]))
+        if i < n - 1:
+            want = target[i] * size - b.net_position(X)
+            if abs(want) > 1e-9:
+                b.submit(Order(X, BUY if want > 0 else SELL, abs(want)))
+    b.on_tick(X, int(idx[-1].value) + 1, float(candles["bid_close"].iloc[-1]), float(candles["ask_close"].iloc[-1]))
+    b.flatten(immediate=True)
+    assert len(res.trades) > 5
+    assert b.account().realized_pnl == pytest.approx(float(res.trades["pnl"].sum()), abs=1e-9)
+    assert b.account().balance == pytest.approx(float(res.equity.iloc[-1]), abs=1e-9)
