@@ -78,3 +78,19 @@ def test_start_stop_idempotent_and_restartable() -> None:
     with sim:  # restarted: the broker's state survived
         assert len(sim.positions()) == 1
         assert Raw(sim).login(2).status_code == 200
+
+
+def test_custom_accounts() -> None:
+    accounts = [{"account_id": "SB1", "account_type": "SPREADBET", "balance": 800.0, "preferred": True},
+                {"account_id": "CFD9", "account_type": "CFD", "currency": "EUR", "balance": 100.0}]
+    with IGSimulator(always_open=True, accounts=accounts) as sim:
+        assert (sim.account_id, sim.spreadbet_account_id, sim.cfd_account_id) == ("SB1", "SB1", "CFD9")
+        raw = Raw(sim)
+        body = raw.login(2).json()
+        assert body["accountType"] == "SPREADBET" and body["accountInfo"]["balance"] == 800.0
+        # 1 £/point on the FTSE (~10,000) needs ~£500 of margin (5%): a second one does not fit in £800
+        assert raw.deal(epic="IX.D.FTSE.DAILY.IP", expiry="DFB", currencyCode="GBP")["dealStatus"] == "ACCEPTED"
+        c = raw.deal(epic="IX.D.FTSE.DAILY.IP", expiry="DFB", currencyCode="GBP")
+        assert c["reason"] == "INSUFFICIENT_FUNDS"
+    with pytest.raises(ValueError, match="account_type"):
+        IGSimulator(accounts=[{"account_id": "X", "account_type": "ISA"}])

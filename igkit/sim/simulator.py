@@ -59,7 +59,8 @@ class IGSimulator:
         clock: a :class:`SimClock`, or a start time (runs on from there), or None for real time.
         token_ttl: CST/X-SECURITY-TOKEN idle lifetime, seconds (sliding, capped at 72 h).
         access_token_ttl, refresh_token_ttl: v3 OAuth lifetimes, seconds.
-        accounts: the client's accounts (default: CFD GBP (preferred), spread bet GBP, CFD USD).
+        accounts: the client's accounts, as :class:`AccountSpec` or dicts of its fields (default: CFD GBP
+            10,000 (preferred), spread bet GBP 10,000, CFD USD 10,000).
         rate_limits: a :class:`RateLimits` or a dict of its fields; None = no per-minute limits
             (the 10,000 points/week historical allowance still applies).
         confirm_ttl: how long GET /confirms/{ref} finds a confirm, seconds.
@@ -78,7 +79,7 @@ class IGSimulator:
     def __init__(self, *, seed: int = 0, always_open: bool = False, host: str = "127.0.0.1", port: int = 0,
                  clock: SimClock | str | datetime | pd.Timestamp | int | None = None,
                  token_ttl: float = 6 * 3600, access_token_ttl: float = 60, refresh_token_ttl: float = 600,
-                 tick_rate: float = 4.0, accounts: Iterable[AccountSpec] | None = None,
+                 tick_rate: float = 4.0, accounts: Iterable[AccountSpec | Mapping[str, Any]] | None = None,
                  rate_limits: RateLimits | Mapping[str, Any] | None = None, confirm_ttl: float = 180.0,
                  tick_interval: float = 0.1, app_hooks: Iterable[AppHook] = (),
                  request_log_size: int = 10_000) -> None:
@@ -86,7 +87,8 @@ class IGSimulator:
         self.host = host
         self._port = port
         self.prices = PriceSource(seed=seed, tick_rate=tick_rate, clock=self.clock, always_open=always_open)
-        specs = list(DEFAULT_ACCOUNTS if accounts is None else accounts)
+        specs = [a if isinstance(a, AccountSpec) else AccountSpec(**dict(a))
+                 for a in (DEFAULT_ACCOUNTS if accounts is None else accounts)]
         self.broker = Broker(self.prices, specs, confirm_ttl=confirm_ttl)
         preferred = self.broker.preferred_account().account_id
         self.auth = AuthStore(self.clock, username=self.username, password=self.password,
