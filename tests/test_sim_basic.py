@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sim_support import Raw
 
-from igkit.sim import IGSimulator
+from igkit.sim import IGSimulator, SimClock
 
 EURUSD = "CS.D.EURUSD.MINI.IP"
 
@@ -83,7 +83,7 @@ def test_start_stop_idempotent_and_restartable() -> None:
 def test_custom_accounts() -> None:
     accounts = [{"account_id": "SB1", "account_type": "SPREADBET", "balance": 800.0, "preferred": True},
                 {"account_id": "CFD9", "account_type": "CFD", "currency": "EUR", "balance": 100.0}]
-    with IGSimulator(always_open=True, accounts=accounts) as sim:
+    with IGSimulator(always_open=True, accounts=accounts, clock=SimClock("2026-11-18T12:00Z", frozen=True)) as sim:
         assert (sim.account_id, sim.spreadbet_account_id, sim.cfd_account_id) == ("SB1", "SB1", "CFD9")
         raw = Raw(sim)
         body = raw.login(2).json()
