@@ -143,9 +143,13 @@ def test_orders_per_minute_sliding_window() -> None:
     clock.t = T0 + 61 * SEC
     assert risk.check(Order(X, BUY, 1.0)).rule == "MAX_ORDERS_PER_MINUTE"
     assert risk.state()["usage"]["orders_last_minute"] == 3
-    # the risk manager's own refusals do not count as sent orders
-    risk.record(risk.check(Order(X, BUY, 1.0)).to_result(Order(X, BUY, 1.0)))
+    # the risk manager's own refusals do not count as sent orders; a broker's rejection does
+    refused = Order(X, BUY, 1.0)
+    risk.record(risk.check(refused).to_result(refused))
     assert risk.orders_last_minute() == 3
+    clock.t = T0 + 100 * SEC
+    risk.record(risk.broker.submit(Order(X, BUY, 0.1)))  # type: ignore[union-attr]  # MINIMUM_ORDER_SIZE_ERROR
+    assert risk.orders_last_minute() == 2
 
 
 def test_daily_loss_halts_and_flatten_still_passes() -> None:

@@ -26,7 +26,8 @@ class RiskLimits:
         max_position: largest absolute net position per instrument *after* the order.
         max_exposure: largest total exposure after the order, measured by ``exposure_measure``:
             ``"size"`` (default) = Σ |net size| over instruments; ``"notional"`` = Σ |net size| × price ×
-            value_per_point.
+            value_per_point, priced at the ``quote`` given to ``check`` (else the broker's last quote, else
+            the positions' opening levels or the order's level; an epic with no price counts 0).
         max_open_positions: most positions open at once (IG counts each opening deal as a position).
         max_orders_per_minute: most orders sent in any sliding 60-second window.
         max_daily_loss: the loss (realised + unrealised, since 00:00 UTC) at which trading halts.

@@ -27,7 +27,7 @@ from typing import Any
 from igkit.broker.base import Broker
 from igkit.broker.rules import InstrumentRules, rules_for
 from igkit.risk.limits import OK, RiskLimits, Verdict
-from igkit.risk.rules import DEFAULT_RULES, RULE_NAMES, CheckContext, Rule
+from igkit.risk.rules import DEFAULT_RULES, CheckContext, Rule
 from igkit.types import Fill, Order, OrderResult
 
 __all__ = ["RiskManager"]
@@ -75,6 +75,7 @@ class RiskManager:
         self._halted = False
         self._halt_reason: str | None = None
         self._last_refusal: dict[str, Any] | None = None
+        self._refused_refs: dict[str, None] = {}  # recent refused deal references (ordered, bounded)
         self._day: int | None = None
         self._day_equity: float | None = None
         self._day_realized = 0.0
@@ -160,6 +161,9 @@ class RiskManager:
         if rule == "MAX_DAILY_LOSS":
             self.halt(f"MAX_DAILY_LOSS: {msg}")
         self.counts["refused"] += 1
+        self._refused_refs[order.deal_reference] = None
+        if len(self._refused_refs) > 1_000:
+            del self._refused_refs[next(iter(self._refused_refs))]
         self._last_refusal = {"rule": rule, "message": msg, "epic": order.epic, "direction": str(order.direction),
                               "size": order.size, "deal_reference": order.deal_reference, "time_ns": now}
         log.info("risk refused %s %s %g: %s: %s", order.direction, order.epic, order.size, rule, msg)
@@ -236,11 +240,11 @@ class RiskManager:
     # -- counters ------------------------------------------------------------------------------------------
     def record(self, result: OrderResult, *, now_ns: int | None = None) -> None:
         """Count an order that went to the broker (its answer), for the orders-per-minute window.
-        The risk manager's own refusals are not counted."""
-        if result.reason in RULE_NAMES and not result.ok:
-            return
+        The risk manager's own refusals are not counted (a broker's rejection is: IG counts it too)."""
         now = int(self._clock() if now_ns is None else now_ns)
         with self._lock:
+            if not result.ok and result.order.deal_reference in self._refused_refs:
+                return
             self._sent.append(now)
             self.counts["sent"] += 1
 
