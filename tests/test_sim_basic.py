@@ -94,3 +94,18 @@ def test_custom_accounts() -> None:
         assert c["reason"] == "INSUFFICIENT_FUNDS"
     with pytest.raises(ValueError, match="account_type"):
         IGSimulator(accounts=[{"account_id": "X", "account_type": "ISA"}])
+
+
+def test_handler_bug_is_a_500_system_error() -> None:
+    sim = IGSimulator(always_open=True)
+
+    def boom(ctx: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    sim.router.add("GET", "/boom", boom)
+    with sim:
+        raw = Raw(sim)
+        raw.login(2)
+        r = raw.call("GET", "/boom")
+        assert (r.status_code, r.json()) == (500, {"errorCode": "system.error"})
+        assert raw.call("GET", "/accounts").status_code == 200  # the server carries on

@@ -68,13 +68,15 @@ def _bar_json(row: tuple[int, list[float], int], version: int) -> dict[str, Any]
     out: dict[str, Any] = {"snapshotTime": fmt(t, "v1price" if version == 1 else "slash")}
     if version >= 3:
         out["snapshotTimeUTC"] = fmt(t, "iso")
-    out.update({
-        "openPrice": _price(v[0], v[4]),
-        "closePrice": _price(v[3], v[7]),
-        "highPrice": _price(v[1], v[5]),
-        "lowPrice": _price(v[2], v[6]),
-        "lastTradedVolume": n,
-    })
+    out.update(
+        {
+            "openPrice": _price(v[0], v[4]),
+            "closePrice": _price(v[3], v[7]),
+            "highPrice": _price(v[1], v[5]),
+            "lowPrice": _price(v[2], v[6]),
+            "lastTradedVolume": n,
+        }
+    )
     return out
 
 
@@ -105,7 +107,7 @@ def prices_v3(ctx: Ctx) -> dict[str, Any]:
         pages, page = (1 if total else 0), rows
     else:
         pages = math.ceil(total / page_size)
-        page = rows[(page_number - 1) * page_size: page_number * page_size]
+        page = rows[(page_number - 1) * page_size : page_number * page_size]
     ctx.sim.limiter.consume_points(len(page))
     return {
         "prices": [_bar_json(r, 3) for r in page],
@@ -130,8 +132,11 @@ def _legacy(ctx: Ctx, *, start: int | None, end: int | None, num: int | None) ->
     rows = to_rows(frame, spec.decimals)
     ctx.sim.limiter.consume_points(len(rows))
     version = 1 if ctx.version <= 1 else 2
-    return {"prices": [_bar_json(r, version) for r in rows], "instrumentType": spec.instrument_type,
-            "allowance": ctx.sim.limiter.allowance()}
+    return {
+        "prices": [_bar_json(r, version) for r in rows],
+        "instrumentType": spec.instrument_type,
+        "allowance": ctx.sim.limiter.allowance(),
+    }
 
 
 def prices_num_points(ctx: Ctx) -> dict[str, Any]:
@@ -155,9 +160,9 @@ def prices_v1_query(ctx: Ctx) -> dict[str, Any]:
 
 
 def register(r: Router) -> None:
-    r.add("GET", "/markets", markets)
+    r.add("GET", "/markets", markets, slow=True)
     r.add("GET", "/markets/{epic}", market)
-    r.add("GET", "/prices/{epic}", prices_v3)
-    r.add("GET", "/prices/{epic}/{resolution}", prices_v1_query)
-    r.add("GET", "/prices/{epic}/{resolution}/{num}", prices_num_points)
-    r.add("GET", "/prices/{epic}/{resolution}/{start}/{end}", prices_range)
+    r.add("GET", "/prices/{epic}", prices_v3, slow=True)
+    r.add("GET", "/prices/{epic}/{resolution}", prices_v1_query, slow=True)
+    r.add("GET", "/prices/{epic}/{resolution}/{num}", prices_num_points, slow=True)
+    r.add("GET", "/prices/{epic}/{resolution}/{start}/{end}", prices_range, slow=True)

@@ -87,6 +87,14 @@ class _Route:
     handler: Handler
     auth: bool
     trading: bool
+    slow: bool
+
+
+@dataclass(slots=True)
+class _Outcome:
+    resp: web.StreamResponse
+    version: int = 1
+    dropped: bool = False
 
 
 class Router:
@@ -95,8 +103,12 @@ class Router:
     def __init__(self) -> None:
         self.routes: dict[str, dict[str, _Route]] = {}
 
-    def add(self, method: str, path: str, handler: Handler, *, auth: bool = True, trading: bool = False) -> None:
-        self.routes.setdefault(path, {})[method.upper()] = _Route(handler, auth, trading)
+    def add(
+        self, method: str, path: str, handler: Handler, *, auth: bool = True, trading: bool = False, slow: bool = False
+    ) -> None:
+        """Register ``handler``. ``trading``: counts against the trading allowance. ``slow``: runs in a
+        worker thread so that it cannot stall the event loop (which the streaming server shares)."""
+        self.routes.setdefault(path, {})[method.upper()] = _Route(handler, auth, trading, slow)
 
 
 def _error(status: int, code: str) -> web.Response:
@@ -134,16 +146,14 @@ def _make_dispatch(sim: IGSimulator, methods: dict[str, _Route]) -> Callable[[we
         override = request.headers.get("_method")
         if method == "POST" and override:
             method = override.strip().upper()
-        rel = request.path[len(BASE_PATH):] or "/"
-        status = 0
-        version = 1
+        rel = request.path[len(BASE_PATH) :] or "/"
+        out = _Outcome(_error(500, "system.error"), dropped=True)
         try:
-            resp = await _pipeline(sim, request, methods, method, rel)
-            version = getattr(resp, "_ig_version", 1)
-            status = resp.status if not getattr(resp, "_ig_dropped", False) else 0
-            return resp
+            out = await _pipeline(sim, request, methods, method, rel)
+            return out.resp
         finally:
-            sim._log_request(RequestRecord(method, rel, status, version, sim.clock.now_ns()))
+            status = 0 if out.dropped else out.resp.status
+            sim._log_request(RequestRecord(method, rel, status, out.version, sim.clock.now_ns()))
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
         # Shielded: a client that gives up (timeout, disconnect) does not cancel the request, which IG
@@ -153,8 +163,9 @@ def _make_dispatch(sim: IGSimulator, methods: dict[str, _Route]) -> Callable[[we
     return dispatch
 
 
-async def _pipeline(sim: IGSimulator, request: web.Request, methods: dict[str, _Route], method: str,
-                    rel: str) -> web.StreamResponse:
+async def _pipeline(
+    sim: IGSimulator, request: web.Request, methods: dict[str, _Route], method: str, rel: str
+) -> _Outcome:
     raw_body = await request.read()  # read first: a delayed request must not need the connection later
     route = methods.get(method)
     faults = sim.faults.take(method, rel, authenticated=bool(route and route.auth))
@@ -163,11 +174,11 @@ async def _pipeline(sim: IGSimulator, request: web.Request, methods: dict[str, _
         await asyncio.sleep(kinds["delay"].seconds)
     drop = kinds.get("drop")
     if drop is not None and not drop.after:
-        return _dropped(request)
+        return _dropped(request, _Outcome(web.Response(status=204)))
     if "fail" in kinds:
-        return _error(kinds["fail"].status, kinds["fail"].code)
+        return _Outcome(_error(kinds["fail"].status, kinds["fail"].code))
     if "allowance" in kinds:
-        return _error(403, kinds["allowance"].code)
+        return _Outcome(_error(403, kinds["allowance"].code))
     version = 1
     try:
         api_key = sim.auth.check_api_key(request.headers)
@@ -180,16 +191,31 @@ async def _pipeline(sim: IGSimulator, request: web.Request, methods: dict[str, _
         if route.auth:
             if "token" in kinds:
                 bearer = request.headers.get("Authorization")
-                raise ApiError(401, "error.security.oauth-token-invalid" if bearer
-                               else "error.security.client-token-invalid")
+                raise ApiError(
+                    401, "error.security.oauth-token-invalid" if bearer else "error.security.client-token-invalid"
+                )
             session, account = sim.auth.authenticate(request.headers)
         sim.limiter.check(api_key, account, route.trading)
         # IG's gateway drops the body of a real DELETE: only POST + "_method: DELETE" carries one
         body = {} if request.method.upper() == "DELETE" else _body(raw_body)
-        ctx = Ctx(sim, method, rel, version, request.headers, request.query, dict(request.match_info),
-                  body, api_key, session, account)
+        ctx = Ctx(
+            sim,
+            method,
+            rel,
+            version,
+            request.headers,
+            request.query,
+            dict(request.match_info),
+            body,
+            api_key,
+            session,
+            account,
+        )
         sim.broker.evaluate()
-        result = route.handler(ctx)
+        if route.slow:
+            result = await asyncio.get_running_loop().run_in_executor(None, route.handler, ctx)
+        else:
+            result = route.handler(ctx)
         reply = result if isinstance(result, Reply) else Reply(result)
         if reply.body is None:
             resp: web.StreamResponse = web.Response(status=reply.status, headers=reply.headers)
@@ -197,18 +223,21 @@ async def _pipeline(sim: IGSimulator, request: web.Request, methods: dict[str, _
             resp = web.json_response(reply.body, status=reply.status, headers=reply.headers)
     except ApiError as exc:
         resp = _error(exc.status, exc.code)
+    except Exception:  # a simulator bug: answer like IG's gateway does, keep the traceback in the log
+        log.exception("simulator failed on %s %s", method, rel)
+        resp = _error(500, "system.error")
     resp.headers["X-REQUEST-ID"] = uuid.uuid4().hex[:16]
-    resp._ig_version = version  # type: ignore[attr-defined]
+    out = _Outcome(resp, version)
     if drop is not None and drop.after:
-        return _dropped(request, resp)
-    return resp
+        return _dropped(request, out)
+    return out
 
 
-def _dropped(request: web.Request, resp: web.StreamResponse | None = None) -> web.StreamResponse:
+def _dropped(request: web.Request, out: _Outcome) -> _Outcome:
+    """Close the connection: the client gets no response (``out`` is what the server had)."""
     if request.transport is not None:
         request.transport.close()
-    out = resp if resp is not None else web.Response(status=204)
-    out._ig_dropped = True  # type: ignore[attr-defined]
+    out.dropped = True
     return out
 
 
@@ -228,8 +257,15 @@ def build_app(sim: IGSimulator, router: Router) -> web.Application:
 class ServerThread:
     """Runs an aiohttp app on its own event loop in a daemon thread, plus a periodic callback."""
 
-    def __init__(self, app: web.Application, host: str, port: int, *, tick: Callable[[], Any] | None = None,
-                 tick_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        tick: Callable[[], Any] | None = None,
+        tick_interval: float = 0.1,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
@@ -249,8 +285,7 @@ class ServerThread:
         if not self._ready.wait(timeout):
             raise RuntimeError(f"simulator did not start on {self.host}:{self.port} within {timeout} s")
         if self._error is not None:
-            raise RuntimeError(f"simulator failed to start on {self.host}:{self.port}: {self._error}") \
-                from self._error
+            raise RuntimeError(f"simulator failed to start on {self.host}:{self.port}: {self._error}") from self._error
         return self.port
 
     def _run(self) -> None:
