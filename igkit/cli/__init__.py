@@ -17,6 +17,7 @@ __all__ = ["build_parser", "main"]
 _COMMANDS = {
     "demo": "igkit.cli.demo",
     "sim": "igkit.cli_sim",
+    "run": "igkit.cli.run",
 }
 
 
