@@ -8,6 +8,8 @@ import threading
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from igkit.broker import Broker, InstrumentRules, PaperBroker
 from igkit.broker._paper_book import Book, OpenPosition
@@ -493,3 +495,59 @@ def test_parity_with_the_backtest_at_the_same_size() -> None:
     assert len(res.trades) > 5
     assert b.account().realized_pnl == pytest.approx(float(res.trades["pnl"].sum()), abs=1e-9)
     assert b.account().balance == pytest.approx(float(res.equity.iloc[-1]), abs=1e-9)
+
+
+action = st.one_of(
+    st.tuples(st.just("tick"), st.floats(-2.0, 2.0), st.sampled_from((0.1, 0.5))),
+    st.tuples(st.just("market"), st.sampled_from((BUY, SELL)), st.sampled_from((0.5, 1.0, 2.5)),
+              st.sampled_from((None, 1.5, 3.0)), st.booleans()),
+    st.tuples(st.just("working"), st.sampled_from((BUY, SELL)), st.sampled_from(tuple(OrderType)[1:]),
+              st.floats(-3.0, 3.0)),
+    st.tuples(st.just("close"), st.integers(0, 5), st.sampled_from((None, 0.5))),
+    st.tuples(st.just("flatten"), st.booleans()),
+    st.tuples(st.just("cancel_all")),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(action, min_size=1, max_size=60))
+def test_book_invariants_hold_for_any_sequence(actions: list[tuple]) -> None:
+    """Cash = start + realised P&L of closing fills; each position = its opening fill − its closes; net =
+    the sum of positions; margin and P&L follow the documented formulas."""
+    b = make(balance=1e6)
+    fills: list[Fill] = []
+    b.add_listener(lambda ev: fills.append(ev[1]) if ev[0] == "fill" else None)  # type: ignore[arg-type, func-returns-value]
+    mid, ts = 100.0, 0
+    b.on_tick(X, ts, mid - 0.1, mid + 0.1)
+    for a in actions:
+        if a[0] == "tick":
+            ts += 1
+            mid = max(10.0, round(mid + a[1], 1))
+            b.on_tick(X, ts, mid - a[2], mid + a[2])
+        elif a[0] == "market":
+            b.submit(Order(X, a[1], a[2], stop_distance=a[3], trailing_stop=a[4] and a[3] is not None))
+        elif a[0] == "working":
+            b.submit(Order(X, a[1], 1.0, order_type=a[2], level=round(mid + a[3], 1)))
+        elif a[0] == "close" and (held := b.positions()):
+            b.close_position(held[a[1] % len(held)].deal_id, a[2])
+        elif a[0] == "flatten":
+            b.flatten(immediate=a[1])
+        elif a[0] == "cancel_all":
+            b.cancel_all()
+    acct = b.account()
+    assert acct.balance == pytest.approx(1e6 + sum(f.pnl for f in fills if not f.opening))
+    remaining: dict[str, float] = {}
+    for f in fills:
+        remaining[f.deal_id] = remaining.get(f.deal_id, 0.0) + (f.size if f.opening else -f.size)
+    positions = b.positions()
+    for p in positions:
+        assert p.size > 0 and remaining[p.deal_id] == pytest.approx(p.size)
+    assert all(abs(v) < 1e-9 for k, v in remaining.items() if k not in {p.deal_id for p in positions})
+    assert b.net_position(X) == pytest.approx(sum(p.signed_size for p in positions))
+    assert len({p.direction for p in positions}) <= 1  # netting: never long and short at once
+    _, bid, ask = b.quote(X)  # type: ignore[misc]
+    assert acct.upl == pytest.approx(sum(p.upl(bid, ask, 2.0) for p in positions))
+    assert acct.margin == pytest.approx(sum(p.size * p.level * 2.0 * 0.10 for p in positions))
+    b.cancel_all()
+    b.flatten(immediate=True)
+    assert b.positions() == [] and b.working_orders() == [] and b.pending_orders() == []
