@@ -260,3 +260,14 @@ def test_stops_trigger_from_market_ticks(sim: IGSimulator, raw: Raw) -> None:
     assert sim.positions() == []
     assert any(e.kind == "OPU" and e.data["status"] == "DELETED" for e in events)
     assert bid < ask
+
+
+def test_guaranteed_stop_fills_at_its_level_through_a_gap(raw: Raw, sim: IGSimulator) -> None:
+    g = raw.deal(size=1, stopDistance=20, guaranteedStop=True)
+    plain = raw.deal(size=1, stopDistance=20)
+    assert g["guaranteedStop"] is True
+    events: list[SimEvent] = []
+    sim.subscribe(events.append)
+    sim.set_price(EURUSD, 1.09500, 1.09510)  # gaps 31 pips through both stops at 1.09810
+    closes = {e.data["dealId"]: e.data["level"] for e in events if e.kind == "OPU" and e.data["status"] == "DELETED"}
+    assert closes == {g["dealId"]: 1.09810, plain["dealId"]: 1.09500}
