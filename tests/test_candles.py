@@ -103,14 +103,16 @@ def streams(draw: st.DrawFn) -> tuple[str, list[int], list[float], list[float]]:
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=streams(), chunk=st.sampled_from([2, 3, 7, 64, 1 << 16]), close_at=st.sampled_from([1, 3, 48]))
+@given(data=streams(), chunk=st.sampled_from([2, 3, 7, 64, 1 << 16]), close_at=st.sampled_from([1, 3, 48]),
+       fold=st.sampled_from([0, 256]))
 def test_builder_equals_resample_and_reference(data: tuple[str, list[int], list[float], list[float]],
-                                               chunk: int, close_at: int) -> None:
+                                               chunk: int, close_at: int, fold: int) -> None:
     freq, ts, bid, ask = data
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(builder_mod, "_NUMPY_CLOSE", close_at)  # bars this long close via numpy, shorter in Python
         built, built_late = _build(ts, bid, ask, freq)
         mp.setattr(batch, "_CHUNK", chunk)  # small chunks exercise bars split across chunk edges
+        mp.setattr(batch, "_FOLD_MAX", fold)  # 0: merge split bars by grouped reduction, not pairwise
         from_arrays = resample_arrays(np.array(ts, dtype=np.int64), bid, ask, freq)
         from_frame = resample_ticks(_frame(ts, bid, ask), freq)
     expected, late = _reference(ts, bid, ask, FREQ_NS[freq])
@@ -197,6 +199,32 @@ def test_pandas_equality_on_a_large_sorted_stream() -> None:
     built, late = _build(ts.tolist(), bid.tolist(), ask.tolist(), "1min")
     assert late == 0
     assert_frame_equal(built, got, check_exact=True)
+
+
+def test_many_late_ticks_inside_bars_on_a_large_stream() -> None:
+    rng = np.random.default_rng(11)
+    n = 200_000
+    ts = T0 + np.cumsum(rng.integers(0, 300_000_000, n))
+    late = rng.choice(n, 3000, replace=False)
+    ts[late] -= rng.integers(MIN, 5 * MIN, late.shape[0])  # late by 1-5 bars, interrupting bars
+    swap = rng.choice(n - 1, 3000, replace=False)
+    ts[swap], ts[swap + 1] = ts[swap + 1], ts[swap].copy()  # in-bar disorder (and a few more late)
+    bid = 1.1 + np.cumsum(rng.normal(0, 1e-5, n))
+    ask = bid + 1e-4
+    got = resample_arrays(ts, bid, ask, "1min")
+    expected, n_late = _reference(ts.tolist(), bid.tolist(), ask.tolist(), MIN)
+    assert_frame_equal(got, expected, check_exact=True)
+    assert got.attrs["late_ticks"] == n_late >= 3000
+    built, built_late = _build(ts.tolist(), bid.tolist(), ask.tolist(), "1min")
+    assert_frame_equal(built, expected, check_exact=True)
+    assert built_late == n_late
+    many = CandleBuilder("1min")
+    out = many.update_many(ts[:70_000], bid[:70_000], ask[:70_000])
+    out += many.update_many(ts[70_000:], bid[70_000:], ask[70_000:])
+    last = many.flush()
+    assert last is not None
+    assert_frame_equal(candles_to_frame([*out, last]), expected, check_exact=True)
+    assert many.late == n_late
 
 
 def test_no_bars_are_invented_for_empty_periods() -> None:
