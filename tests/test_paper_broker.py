@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from igkit.broker import Broker, InstrumentRules, PaperBroker
 from igkit.broker._paper_book import Book, OpenPosition
+from igkit.errors import DataError
 from igkit.types import Direction, Fill, Order, OrderResult, OrderStatus, OrderType, Position
 
 BUY, SELL = Direction.BUY, Direction.SELL
@@ -551,3 +552,19 @@ def test_book_invariants_hold_for_any_sequence(actions: list[tuple]) -> None:
     b.cancel_all()
     b.flatten(immediate=True)
     assert b.positions() == [] and b.working_orders() == [] and b.pending_orders() == []
+
+
+def test_bad_quote_is_refused_and_changes_nothing() -> None:
+    b = make()
+    b.submit(Order(X, BUY, 1.0))
+    for bid, ask in ((float("nan"), 100.0), (100.0, 0.0), (-1.0, 1.0)):
+        with pytest.raises(DataError, match=r"TEST\.X"):
+            b.on_tick(X, 1, bid, ask)
+    assert b.quote(X) is None and len(b.pending_orders()) == 1
+
+
+def test_from_config() -> None:
+    from igkit.config import Config
+
+    b = PaperBroker.from_config(Config(instruments=[EURUSD]), balance=500.0)
+    assert b.account().balance == 500.0 and b.rules(EURUSD).min_deal_size == 1.0

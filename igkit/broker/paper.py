@@ -41,10 +41,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from igkit.broker._paper_book import EPS, Book, Pending
 from igkit.broker.base import BrokerListener
 from igkit.broker.rules import InstrumentRules, rules_for
+from igkit.errors import DataError
 from igkit.market import is_open
 from igkit.types import (
     AccountState,
@@ -104,6 +106,15 @@ class PaperBroker:
         self._listeners: list[BrokerListener] = []
         self._last_ts = 0
 
+    @classmethod
+    def from_config(cls, config: Any, **kwargs: Any) -> PaperBroker:
+        """The Demo broker for a ``Config``: its instruments' rules are warmed up; ``kwargs`` (balance,
+        value_per_point, ...) go to the constructor."""
+        broker = cls(**kwargs)
+        for epic in getattr(config, "instruments", ()):
+            broker.rules(epic)
+        return broker
+
     # -- set-up ------------------------------------------------------------------------------------------
     def rules(self, epic: str) -> InstrumentRules:
         """The dealing rules this broker applies to ``epic`` (catalog + the constructor's overrides)."""
@@ -142,7 +153,11 @@ class PaperBroker:
 
     # -- market data ---------------------------------------------------------------------------------------
     def on_tick(self, epic: str, ts_ns: int, bid: float, ask: float) -> list[Fill]:
-        """Fill pending market orders, trigger stops/limits/trailing stops and working orders of ``epic``."""
+        """Fill pending market orders, trigger stops/limits/trailing stops and working orders of ``epic``.
+
+        Raises :class:`~igkit.errors.DataError` for a non-positive or NaN price (nothing changes)."""
+        if not (bid > 0 and ask > 0):
+            raise DataError(f"paper broker: bad quote for {epic} at {ts_ns} ns: bid={bid!r} ask={ask!r}")
         with self._lock:
             if ts_ns > self._last_ts:
                 self._last_ts = ts_ns
