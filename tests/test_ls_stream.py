@@ -214,11 +214,11 @@ def test_unknown_item_and_wrong_adapter_are_refused(env: Env, make_client: Calla
 
 # -- faults ----------------------------------------------------------------------------------------------------
 def _ticks_setup(env: Env, make_client: Callable[..., StreamingClient], epics: list[str], **kw: Any):
-    gaps: list[str] = []
+    gaps: list[tuple[str, int | None]] = []
     client = make_client(**kw)
     client.connect()
     hub = TickHub(capacity=10_000)
-    sub = client.subscribe_ticks(epics, hub, on_gap=gaps.append)
+    sub = client.subscribe_ticks(epics, hub, on_gap=lambda epic, last_ns: gaps.append((epic, last_ns)))
     assert sub.wait_subscribed(10)
     return client, hub, sub, gaps
 
@@ -267,7 +267,8 @@ def test_lost_session_resubscribes_and_reports_the_gap(
         assert wait(lambda: sub.stats["resubscribed"] == len(epics) and client.connected, timeout=5)
     finally:
         env.server.allow_recovery = True
-    assert sorted(gaps) == sorted(tick_item(e) for e in epics)
+    assert sorted(e for e, _ in gaps) == sorted(epics)
+    assert all(last_ns is None for _, last_ns in gaps)  # nothing had arrived before the loss
     new_sid = client.session_id
     assert new_sid != old_sid
     _burst_all(env, epics, 5)

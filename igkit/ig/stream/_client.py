@@ -27,7 +27,7 @@ from lightstreamer.client import ClientListener, LightstreamerClient
 
 from igkit.errors import AuthError, IgkitError, StreamError
 from igkit.ig.stream import _items as it
-from igkit.ig.stream._subs import GapHandler, StreamSubscription
+from igkit.ig.stream._subs import StreamSubscription
 from igkit.ticks import FeedStatus, TickHub
 
 __all__ = ["AUTH_CODES", "StreamingClient", "feed_status"]
@@ -286,45 +286,60 @@ class StreamingClient:
         epics: Iterable[str],
         hub: TickHub,
         *,
-        on_gap: GapHandler | None = None,
+        on_gap: Callable[[str, int | None], None] | None = None,
         snapshot: bool = False,
     ) -> StreamSubscription:
         """``CHART:<epic>:TICK`` (DISTINCT) → ``hub.buffer(epic).offer(ts_ns, bid, ask)``.
 
         Empty fields carry the last value forward; UTM (epoch ms) becomes ns (receipt time if absent,
-        counted as ``no_utm``). Ticks the buffer refuses are counted by the buffer. ``on_gap(item)`` is
-        called when an item is subscribed again after the server lost it (new session): ticks in
-        between are missing and should be backfilled.
+        counted in ``stats["no_utm"]``). Updates before both prices are known count as
+        ``incomplete``; ticks the buffer refuses (crossed, non-positive) as ``refused`` (the buffer
+        records why). ``on_gap(epic, last_ts_ns)`` is called (on the library's thread) when an epic is
+        subscribed again after the server lost it (a new session after ``END`` or ``CONERR,20``, or
+        a disconnect/connect): ticks after ``last_ts_ns`` may be missing and should be backfilled.
+        After a full session recovery nothing is lost and no gap is reported.
+
+        The listener thread is the only writer of these buffers while subscribed (TickBuffer's rule).
         """
         epics = _listed(epics, "subscribe_ticks")
         by_item = {it.tick_item(e): e for e in epics}
         last: dict[str, list[Any]] = {e: [0, None, None] for e in epics}
         bufs = {e: hub.buffer(e) for e in epics}
-        counts = {"no_utm": 0, "incomplete": 0, "refused": 0}
+        cell: list[StreamSubscription] = []
 
         def handle(item: str, update: Any) -> None:
             epic = by_item[item]
             st = last[epic]
             utm, bid, ofr = update.getValue("UTM"), update.getValue("BID"), update.getValue("OFR")
+            stats = cell[0].stats
             if utm:
-                st[0] = int(utm) * 1_000_000
+                try:
+                    st[0] = int(utm) * 1_000_000
+                except ValueError:
+                    st[0] = int(float(utm) * 1_000_000)
             else:
                 st[0] = time.time_ns()
-                counts["no_utm"] += 1
+                stats["no_utm"] += 1
             if bid:
                 st[1] = float(bid)
             if ofr:
                 st[2] = float(ofr)
             if st[1] is None or st[2] is None:
-                counts["incomplete"] += 1
+                stats["incomplete"] += 1
                 return
             if not bufs[epic].offer(st[0], st[1], st[2]):
-                counts["refused"] += 1
+                stats["refused"] += 1
+
+        def gap(item: str) -> None:
+            if on_gap is not None:
+                epic = by_item[item]
+                on_gap(epic, last[epic][0] or None)
 
         sub = StreamSubscription(
-            "ticks", "DISTINCT", list(by_item), TICK_REQUEST_FIELDS, handle, snapshot=snapshot, on_gap=on_gap
+            "ticks", "DISTINCT", list(by_item), TICK_REQUEST_FIELDS, handle, snapshot=snapshot, on_gap=gap
         )
-        sub.tick_counts = counts  # type: ignore[attr-defined]
+        sub.stats.update(no_utm=0, incomplete=0, refused=0)
+        cell.append(sub)
         return self._add(sub)
 
     def subscribe_prices(

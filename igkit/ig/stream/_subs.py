@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 #: handler(item_name, item_update) called for every update; raises only on a bug or malformed data
 UpdateHandler = Callable[[str, Any], None]
 #: gap hook: called with the item name when it is subscribed again after being lost
-GapHandler = Callable[[str], None]
+ItemGapHandler = Callable[[str], None]
 
 
 class _ItemListener(SubscriptionListener):
@@ -84,7 +84,7 @@ class StreamSubscription:
         *,
         adapter: str | None = None,
         snapshot: bool = False,
-        on_gap: GapHandler | None = None,
+        on_gap: ItemGapHandler | None = None,
     ) -> None:
         self.kind = kind
         self.mode = mode

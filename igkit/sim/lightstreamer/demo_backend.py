@@ -50,9 +50,10 @@ class MarketStreamer:
         self.account_id = account_id
         self.clock = clock
         self.interval_s = interval_s
-        self.backend = IGStreamBackend(market.instruments, {account_id}, check_password, snapshot=self._snapshot)
-        self.backend.item_started = self._started  # type: ignore[attr-defined]
-        self.backend.item_stopped = self._stopped  # type: ignore[attr-defined]
+        self.backend = IGStreamBackend(
+            market.instruments, {account_id}, check_password, snapshot=self._snapshot,
+            on_item_started=self._started, on_item_stopped=self._stopped,
+        )  # fmt: skip
         self._server: LSServer | None = None
         self._items: set[str] = set()
         self._last: dict[str, int] = {}  # epic → market time (ns) published up to (exclusive)

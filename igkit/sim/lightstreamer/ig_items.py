@@ -89,6 +89,7 @@ class IGStreamBackend:
         check_password: ``(user, password) -> bool``; IG accepts a None user (the password authenticates).
         snapshot: ``item -> list of value dicts | None`` for snapshots (None: the server's last values).
         make_update: optional ``(item, i) -> values`` used by ``LSServer.burst``.
+        on_item_started, on_item_stopped: told when an item gains its first / loses its last subscriber.
     """
 
     def __init__(
@@ -99,6 +100,8 @@ class IGStreamBackend:
         *,
         snapshot: Callable[[str], Sequence[Values] | None] | None = None,
         make_update: Callable[[str, int], Values] | None = None,
+        on_item_started: Callable[[str], None] | None = None,
+        on_item_stopped: Callable[[str], None] | None = None,
     ) -> None:
         self._epic_ok = epics if callable(epics) else frozenset(epics).__contains__
         self._account_ok = account_ids if callable(account_ids) else frozenset(account_ids).__contains__
@@ -106,7 +109,19 @@ class IGStreamBackend:
         self._snapshot = snapshot
         if make_update is not None:
             self.make_update = make_update
+        self.on_item_started = on_item_started
+        self.on_item_stopped = on_item_stopped
         self.auth_attempts = 0
+
+    def item_started(self, item: str) -> None:
+        """Server hook: the first subscription to ``item`` arrived."""
+        if self.on_item_started is not None:
+            self.on_item_started(item)
+
+    def item_stopped(self, item: str) -> None:
+        """Server hook: the last subscription to ``item`` went away."""
+        if self.on_item_stopped is not None:
+            self.on_item_stopped(item)
 
     def authenticate(self, user: str | None, password: str) -> bool:
         self.auth_attempts += 1
