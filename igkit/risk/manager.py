@@ -189,7 +189,8 @@ class RiskManager:
         net = nets.get(order.epic, 0.0)
         reducing = order.close_deal_id is not None or (
             net * order.direction.sign < 0 and order.size <= abs(net) + _EPS)
-        daily = self._update_daily(broker, now)
+        # the broker's account is read only when a daily-loss limit needs it
+        daily = self._update_daily(broker, now) if self.limits.max_daily_loss is not None else None
         cutoff = now - _MINUTE_NS
         while self._sent and self._sent[0] <= cutoff:
             self._sent.popleft()
