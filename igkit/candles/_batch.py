@@ -6,11 +6,13 @@ whose bar is older than the latest bar seen so far is late (dropped and counted 
 first arrival, close = last arrival). On sorted input the result equals ``resample().ohlc()``.
 
 Why hand-written: pandas' ``resample().ohlc()`` costs ~18 ns/tick for bid/ask/mid here, and has no
-notion of late ticks. This core walks the arrays in L2-sized chunks so each array is read from memory
-once: per chunk it checks the order (sorted chunks take a ``searchsorted`` on the bar edges, others an
-integer division plus a running maximum that finds late ticks), reduces highs and lows with
-``ufunc.reduceat`` and picks opens and closes by index, all while the chunk is in cache. Bars split by a
-chunk edge are merged at the end.
+notion of late ticks. This core walks the arrays in cache-sized chunks so each array is read from memory
+once: per chunk it checks the order (sorted chunks take a ``searchsorted`` on the bar edges; others an
+integer division into runs of equal bar ids, where a run older than the newest bar before it is late),
+reduces highs and lows with ``ufunc.reduceat`` and picks opens and closes by index, all while the chunk is
+in cache and with preallocated scratch buffers. Rows of one bar split by a chunk edge or by late ticks are
+merged at the end. Measured (``bench/bench_candles.py``, 10M ticks → 1-min bars): ~2.6 ns/tick, ~7×
+pandas doing the same job, ~2.8× ``np.sum`` over ts + bid + ask; ~5 ns/tick with 1 late tick in 10,000.
 Mid highs and lows reduce ``bid + ask`` and halve the few results: halving is monotone, so
 ``max((b + a) / 2) == max(b + a) / 2`` bit for bit, and the per-tick mids are never materialised.
 """
@@ -27,7 +29,7 @@ from igkit.errors import DataError
 
 __all__ = ["resample_arrays", "resample_ticks"]
 
-_CHUNK = 1 << 16  # ticks per chunk; measured best between 2^15 and 2^17 here (L2 1 MiB, L3 32 MiB)
+_CHUNK = 1 << 17  # ticks per chunk: per-chunk overhead (~15 µs of numpy calls) vs cache; 2^16-2^17 best here
 _NAT = np.iinfo(np.int64).min
 _NO_BAR = -(1 << 62)  # below any bar id: no bar seen yet
 _FOLD_MAX = 256  # finish(): up to this many two-piece bars are folded pairwise, more → grouped reduceat
@@ -198,7 +200,7 @@ def _chunk(tc: np.ndarray, bc: np.ndarray, ac: np.ndarray, f: int, floor: int, o
     if offset:
         idx += offset
         ends += offset
-    return max(floor, newest), late
+    return newest, late
 
 
 def _reduce(ts: np.ndarray, bid: np.ndarray, ask: np.ndarray, f: int, floor: int = _NO_BAR,
