@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from igkit.sim.lightstreamer._conn import Conn
 from igkit.sim.lightstreamer.protocol import encode_message, parse_params
 
 if TYPE_CHECKING:
@@ -93,15 +94,13 @@ def _recover(server: LSServer, p: dict[str, str]) -> web.Response:
 
 async def _serve(server: LSServer, request: web.Request, p: dict[str, str], *, create: bool) -> web.StreamResponse:
     """A create or bind over HTTP: polling (answer and LOOP) or streaming (until LS_content_length)."""
-    from igkit.sim.lightstreamer.server import _Conn
-
     loop = server._loop
     assert loop is not None
     polling = _true(p, "LS_polling")
     resp = web.StreamResponse(headers={"Content-Type": "text/enriched; charset=UTF-8", "Cache-Control": "no-store"})
     await resp.prepare(request)
     limit = 0 if polling else max(int(p.get("LS_content_length") or 0), 0) or 50_000_000
-    conn = _Conn(request, loop.time(), resp=resp, content_length=limit)
+    conn = Conn(request, loop.time(), resp=resp, content_length=limit)
     server._conns.add(conn)
     try:
         if create:

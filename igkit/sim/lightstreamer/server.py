@@ -15,18 +15,21 @@ wait for it when called from another thread.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
 from igkit.errors import StreamError
 from igkit.sim.lightstreamer import _control, _faults, _http
+from igkit.sim.lightstreamer._conn import Conn as _Conn
+from igkit.sim.lightstreamer._conn import frames as _frames
 from igkit.sim.lightstreamer.backend import (
     ItemSource,
     StreamBackend,
@@ -39,56 +42,8 @@ __all__ = ["LSServer", "install_lightstreamer"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_FRAME_BYTES = 1 << 20  # split outgoing batches into frames of about this size (whole lines only)
 CONERR_AUTH = 1  # final: "user/password check failed"
 CONERR_NO_SESSION = 20  # the client retries with a new session
-
-
-class _Conn:
-    """One transport (a WebSocket, or an HTTP streaming/polling response): its outbox, writer wake-up,
-    attached session and fault state."""
-
-    def __init__(self, request: web.Request, now: float, *, ws: web.WebSocketResponse | None = None,
-                 resp: web.StreamResponse | None = None, content_length: int = 0) -> None:  # fmt: skip
-        self.ws = ws
-        self.resp = resp
-        self.request = request
-        self.outbox: list[str] = []
-        self.wake = asyncio.Event()
-        self.session: Session | None = None
-        self.stall_until = 0.0
-        self.closed = False
-        self.close_after_flush = False
-        self.last_write = now
-        self.content_length = content_length  # HTTP streaming: LOOP once this many bytes went out
-        self.sent_bytes = 0
-        self.data_sent = 0  # data notifications queued on this transport (polling answers once > 0)
-        self.last_session = ""  # id of the session this transport last carried
-
-    def send(self, line: str) -> None:
-        self.outbox.append(line)
-        self.wake.set()
-
-    async def write(self, text: str) -> None:
-        if self.ws is not None:
-            await self.ws.send_str(text)
-        elif self.resp is not None:
-            data = text.encode("utf-8")
-            await self.resp.write(data)
-            self.sent_bytes += len(data)
-
-    async def finish(self) -> None:
-        self.closed = True
-        if self.ws is not None:
-            await self.ws.close()
-
-    def abort(self) -> None:
-        """Kill the socket without a close frame."""
-        self.closed = True
-        transport = self.request.transport
-        if transport is not None:
-            transport.abort()
-        self.wake.set()
 
 
 class LSServer:
@@ -106,8 +61,10 @@ class LSServer:
         history: int = 50_000,
         session_timeout_s: float = 60.0,
         request_limit: int = 50_000,
+        log_limit: int = 100_000,
     ) -> None:
         self.backend = backend
+        self.log_limit = log_limit
         self.keepalive_ms = keepalive_ms
         self.max_items = max_items
         self.history = history
@@ -120,7 +77,8 @@ class LSServer:
         self._conns: set[_Conn] = set()
         self._tasks: set[asyncio.Future[None]] = set()
         self._state: dict[str, dict[str, str | None]] = {}
-        self._log: dict[str, list[SentUpdate]] = {}
+        self._log: dict[str, collections.deque[SentUpdate]] = {}
+        self._sent: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._expired: set[str] = set()
@@ -187,7 +145,11 @@ class LSServer:
         entry = SentUpdate(sess.id, table.sub_id, table.items[idx], dict(zip(table.fields, row, strict=True)),
                            snapshot, prog)  # fmt: skip
         with self._lock:
-            self._log.setdefault(entry.item, []).append(entry)
+            rows = self._log.get(entry.item)
+            if rows is None:
+                rows = self._log[entry.item] = collections.deque(maxlen=self.log_limit)
+            rows.append(entry)
+            self._sent[entry.item] += 1
 
     def _emit(self, sess: Session, line: str) -> int:
         prog = sess.record(line)
@@ -232,13 +194,21 @@ class LSServer:
 
     # -- inspection (any thread) -----------------------------------------------------------------------
     def updates(self, item: str, *, session_id: str | None = None, snapshot: bool | None = None) -> list[SentUpdate]:
-        """``U`` notifications generated for ``item`` (optionally one session's, only/no snapshots)."""
+        """``U`` notifications generated for ``item`` (optionally one session's, only/no snapshots).
+
+        The delivery log: one entry per ``U`` line generated for a session (recorded when generated,
+        so it includes what a broken transport held back for recovery); the last ``log_limit`` per item."""
         with self._lock:
             rows = list(self._log.get(item, ()))
         return [
             r for r in rows
             if (session_id is None or r.session_id == session_id) and (snapshot is None or r.snapshot == snapshot)
         ]  # fmt: skip
+
+    def sent_count(self, item: str) -> int:
+        """Every ``U`` notification ever generated for ``item`` (the log keeps the last ``log_limit``)."""
+        with self._lock:
+            return self._sent[item]
 
     def last_values(self, item: str) -> dict[str, str | None]:
         """The merged last values published for ``item`` (what a MERGE snapshot shows)."""
@@ -514,25 +484,11 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
-def _frames(lines: list[str]) -> Iterator[str]:
-    """Join lines into frames of whole lines, each under ~1 MiB."""
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        if chunk and size + len(line) > _FRAME_BYTES:
-            yield "\r\n".join(chunk) + "\r\n"
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line) + 2
-    if chunk:
-        yield "\r\n".join(chunk) + "\r\n"
-
-
 def install_lightstreamer(app: web.Application, backend: StreamBackend, **options: Any) -> LSServer:
     """Mount a TLCP server on ``app`` (routes under ``/lightstreamer``) and return it.
 
     ``options`` go to :class:`LSServer` (``keepalive_ms``, ``max_items``, ``history``,
-    ``session_timeout_s``, ``request_limit``). Call before the application starts.
+    ``session_timeout_s``, ``request_limit``, ``log_limit``). Call before the application starts.
     """
     server = LSServer(backend, **options)
     app.router.add_get("/lightstreamer", server._ws_handler)
