@@ -15,7 +15,8 @@ from igkit.types import AccountState, Fill, Order, OrderResult, Position, Workin
 
 __all__ = ["Broker", "BrokerEvent", "BrokerListener"]
 
-# ("fill", Fill) | ("position", Position | None) | ("order", OrderResult) | ("account", AccountState)
+# ("fill", Fill) | ("position", Position — a closed one is sent with size 0.0) | ("order", OrderResult)
+# | ("account", AccountState)
 BrokerEvent = tuple[str, object]
 BrokerListener = Callable[[BrokerEvent], None]
 
