@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from igkit.ig.stream import _items as it
@@ -40,18 +40,18 @@ class MarketStreamer:
     def __init__(
         self,
         market: SyntheticMarket,
-        account_id: str,
+        account_ids: str | Collection[str],
         check_password: Callable[[str | None, str], bool],
         *,
         clock: Callable[[], int] = time.time_ns,
         interval_s: float = 0.05,
     ) -> None:
         self.market = market
-        self.account_id = account_id
+        self.account_ids = frozenset([account_ids] if isinstance(account_ids, str) else account_ids)
         self.clock = clock
         self.interval_s = interval_s
         self.backend = IGStreamBackend(
-            market.instruments, {account_id}, check_password, snapshot=self._snapshot,
+            market.instruments, self.account_ids, check_password, snapshot=self._snapshot,
             on_item_started=self._started, on_item_stopped=self._stopped,
         )  # fmt: skip
         self._server: LSServer | None = None
@@ -138,10 +138,11 @@ class MarketStreamer:
                 self._last[e] = now
         total = 0
         for epic, (start, end) in spans.items():
-            tick_item, price_item = it.tick_item(epic), it.price_item(self.account_id, epic)
+            tick_item = it.tick_item(epic)
+            price_items = [it.price_item(a, epic) for a in self.account_ids if it.price_item(a, epic) in items]
             market_item = it.market_item(epic)
             scales = [s for s in SCALE_NS if it.candle_item(epic, s) in items]
-            wanted = tick_item in items or price_item in items or market_item in items or scales
+            wanted = tick_item in items or price_items or market_item in items or scales
             if not wanted:
                 continue
             ts, bid, ask = self.market.ticks(epic, start, end)
@@ -154,7 +155,7 @@ class MarketStreamer:
                         tick_item, {"BID": self._fmt(epic, b), "OFR": self._fmt(epic, a), "UTM": str(t // 1_000_000)}
                     )
             last_b, last_a, last_t = self._fmt(epic, float(bid[-1])), self._fmt(epic, float(ask[-1])), int(ts[-1])
-            if price_item in items:
+            for price_item in price_items:
                 server.publish(
                     price_item, {"TIMESTAMP": str(last_t // 1_000_000), "BIDPRICE1": last_b, "ASKPRICE1": last_a}
                 )
