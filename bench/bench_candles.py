@@ -100,14 +100,11 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     m = 100_000 if quick else 1_000_000
     tl, bl, al = ts[:m].tolist(), bid[:m].tolist(), ask[:m].tolist()
     for freq in ("1min", "1s"):
-        builder = CandleBuilder(freq)
-        empty = _Empty()
 
-        def fresh(b: CandleBuilder = builder, f: str = freq) -> None:
-            b.__init__(f)  # type: ignore[misc]  # same object, reset state: the bound method stays valid
-            _feed(b.update, tl, bl, al)()
+        def fresh(f: str = freq) -> None:  # a new builder per repeat (construction: ~1 µs of 1M ticks)
+            _feed(CandleBuilder(f).update, tl, bl, al)()
 
-        u = _timeit({"builder": fresh, "empty": _feed(empty.update, tl, bl, al)}, repeats)
+        u = _timeit({"builder": fresh, "empty": _feed(_Empty().update, tl, bl, al)}, repeats)
         per = u["builder"] * 1e9 / m
         ratio = u["builder"] / u["empty"]
         ticks_per_bar = m / max(1, len(resample_ticks(df.iloc[:m], freq)))
