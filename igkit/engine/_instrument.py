@@ -3,18 +3,21 @@ reader/builder/counters, and a rolling tick window for the data-quality report.
 
 Hand-written because the history is on the engine's hot path: a closed bar is appended to preallocated
 numpy columns (no Python object per bar kept), and the strategy's frame is built from column slices
-with ``DataFrame._from_arrays`` (~0.1 ms for 100 bars here, against ~0.6 ms for
-:func:`igkit.candles.candles_to_frame` on the same bars); the frame has exactly the candle schema.
+with ``DataFrame._from_arrays`` and a ``DatetimeIndex`` made without input inference (~0.05 ms for
+120 bars here, against ~0.6 ms for :func:`igkit.candles.candles_to_frame` on the same bars). Both are
+pandas internals: each has a public fallback, and the index path is checked against the public one at
+import. The frame has exactly the candle schema (a test compares it with ``candles_to_frame``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.core.arrays import DatetimeArray
 
 from igkit.candles import CANDLE_COLUMNS, Candle, CandleBuilder
 from igkit.errors import DataError
@@ -27,6 +30,31 @@ log = logging.getLogger(__name__)
 
 _COLUMNS = pd.Index(list(CANDLE_COLUMNS))
 _NF = len(CANDLE_COLUMNS) - 1  # float columns
+
+
+def _public_index(ts: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(ts.view("M8[ns]"), name="time").tz_localize("UTC")
+
+
+def _fast_index(ts: np.ndarray) -> pd.DatetimeIndex:
+    """The same index without pandas' input inference (~2 µs instead of ~17 µs for 120 bars)."""
+    arr = DatetimeArray._simple_new(ts.view("M8[ns]"), dtype=_UTC)  # type: ignore[attr-defined]
+    return pd.DatetimeIndex._simple_new(arr, name="time")  # type: ignore[attr-defined]
+
+
+def _pick_index_builder() -> Callable[[np.ndarray], pd.DatetimeIndex]:
+    """The fast builder if this pandas builds exactly the public result with it, else the public one."""
+    probe = np.array([0, 60_000_000_000, 1_700_000_000_000_000_000], dtype=np.int64)
+    try:
+        if _fast_index(probe).equals(_public_index(probe)) and _fast_index(probe).dtype == _UTC:
+            return _fast_index
+    except Exception:  # a pandas without these internals
+        log.debug("pandas internals changed: the public DatetimeIndex path is used")
+    return _public_index
+
+
+_UTC = pd.DatetimeTZDtype("ns", "UTC")
+_utc_index = _pick_index_builder()
 
 
 class History:
@@ -90,7 +118,7 @@ class History:
         ts = self._ts[lo:hi].copy()
         f = self._f[:, lo:hi].copy()
         n = self._n[lo:hi].copy()
-        index = pd.DatetimeIndex(ts.view("M8[ns]"), name="time").tz_localize("UTC")
+        index = _utc_index(ts)
         arrays: list[Any] = [f[j] for j in range(_NF)]
         arrays.append(n)
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import functools
 import json
 import logging
 import math
@@ -45,6 +46,7 @@ _SECRET_KEYS = ("password", "api_key", "apikey", "secret", "token", "cst", "x-se
 _MASK = "***"
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_secret_key(key: str) -> bool:
     k = key.lower()
     return any(s == k or k.endswith(s) or k.startswith(s) for s in _SECRET_KEYS)
@@ -105,6 +107,8 @@ class AuditLog:
         """Append one record of ``kind`` with ``fields``; flushed before returning."""
         if kind not in KINDS:
             raise ValueError(f"audit: unknown record kind {kind!r}; expected one of {sorted(KINDS)}")
+        if self._fh is None:  # nothing kept: skip the formatting (the engine writes on its hot path)
+            return {"kind": kind, **fields}
         record: dict[str, Any] = {"ts": _iso(time.time_ns()), "kind": kind}
         for key, value in fields.items():
             record[key] = _MASK if _is_secret_key(key) else _plain(value)
