@@ -196,10 +196,11 @@ class Renderer:
         self._rows_sync(self._rows, wd.positions, {x.deal_id: x for x in s["positions"]}, "close_position",
                         "Close", self.p.close_position,
                         lambda x: f"{x.epic} {x.direction.value} {x.size:g} @ {x.level:g}"
-                                  f" stop {x.stop_level} limit {x.limit_level} · opened {_t(x.open_ns)}")
+                                  f" stop {x.stop_level} limit {x.limit_level} · opened {_t(x.open_ns)} · {x.deal_id}")
         self._rows_sync(self._orders, wd.orders, {x.deal_id: x for x in s["working_orders"]}, "cancel_order",
                         "Cancel", self.p.cancel_order,
-                        lambda x: f"{x.epic} {x.order_type.value} {x.direction.value} {x.size:g} @ {x.level:g}")
+                        lambda x: f"{x.epic} {x.order_type.value} {x.direction.value} {x.size:g} @ {x.level:g}"
+                                  f" · {x.deal_id}")
         sig = list(s["signals"])[-_ROWS:][::-1]
         wd.signals.value = "<b>Signals</b>" + _table(
             ["bar", "epic", "target", "price"],

@@ -149,7 +149,9 @@ class ControlPanel:
         """What the controls ask for now (read-only access to the widgets' values: safe from any thread)."""
         w = self.widgets
         name = str(w.strategy.value)
-        params = {k: x.value for k, x in w.param_inputs.items()}
+        specs = STRATEGIES[name].param_specs() if name in STRATEGIES else {}
+        # inputs of another strategy (a change not yet redrawn by the refresher) are ignored
+        params = {k: x.value for k, x in w.param_inputs.items() if k in specs}
         return EngineSettings(mode=str(w.mode.value), instruments=tuple(w.instruments.value),
                               freq=str(w.timeframe.value), strategy=name, params=params,
                               warmup_bars=int(w.warmup.value))
