@@ -19,6 +19,7 @@ from igkit.backtest import backtest
 from igkit.broker.paper import PaperBroker
 from igkit.candles import resample_ticks
 from igkit.engine import LiveEngine, read_audit
+from igkit.errors import DataError
 from igkit.feeds import ReplayFeed
 from igkit.market import SyntheticMarket
 from igkit.store import write_ticks
@@ -107,3 +108,41 @@ def test_replay_through_engine_equals_backtest(recorded, tmp_path, fast: int, sl
         assert realized == pytest.approx(bt_closed["pnl"].sum(), abs=1e-9)
         assert realized + sum(p.upl(frames[epic].iloc[-1]["bid"], frames[epic].iloc[-1]["ask"]) for p in held) == \
             pytest.approx(result.equity.iloc[-1] - 100_000.0, abs=1e-9)
+
+
+def test_history_warm_up_gives_the_backtests_signals_from_the_first_live_bar(recorded, tmp_path) -> None:
+    """Prior candles passed as ``history=`` make the first live bars' signals those of the backtest on the
+    whole series (without them the first ``slow - 1`` live signals would be 0)."""
+    _root, frames = recorded
+    strategy = get_strategy("sma", fast=5, slow=20)
+    split = START + pd.Timedelta("2h")
+    live_root = tmp_path / "live"
+    history = {}
+    for epic in EPICS:
+        write_ticks(live_root, epic, frames[epic].loc[split:])
+        history[epic] = resample_ticks(frames[epic].loc[: split - pd.Timedelta(1, "ns")], "1min")
+    hub = TickHub()
+    feed = ReplayFeed(hub, live_root, speed=None)
+    engine = LiveEngine(None, feed=feed, strategy=strategy, broker=PaperBroker(), hub=hub, instruments=EPICS,
+                        freq="1min", size=SIZE, history=history, audit_path=str(tmp_path / "a.jsonl"))
+    engine.start()
+    assert feed.join(60)
+    deadline = time.monotonic() + 60
+    while engine.ticks < feed.pushed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    engine.stop()
+    sig = [r for r in read_audit(tmp_path / "a.jsonl") if r["kind"] == "signal"]
+    for epic in EPICS:
+        full = backtest(resample_ticks(frames[epic], "1min"), strategy, size=SIZE).signals
+        mine = [(pd.Timestamp(r["bar"]), r["target"]) for r in sig if r["epic"] == epic]
+        assert mine[0][0] == split and len(mine) > 100
+        assert [t for _, t in mine] == [int(full.loc[b]) for b, _ in mine]
+        assert mine[0][1] != 0  # warmed: a defined signal at once
+
+
+def test_history_for_an_unknown_instrument_is_refused(recorded) -> None:
+    root, frames = recorded
+    hub = TickHub()
+    with pytest.raises(DataError, match=r"NOT\.AN\.EPIC"):
+        LiveEngine(None, feed=ReplayFeed(hub, root, speed=None), strategy=get_strategy("sma"), broker=PaperBroker(),
+                   hub=hub, instruments=EPICS, history={"NOT.AN.EPIC": resample_ticks(frames[EPICS[0]], "1min")})

@@ -44,6 +44,7 @@ __all__ = ["LiveEngine"]
 
 log = logging.getLogger(__name__)
 _RUNNING: weakref.WeakSet[LiveEngine] = weakref.WeakSet()
+_MIN_DIRTY_GAP = 0.02  # s: fills and orders publish at once, but at most 50 times a second (fast replays)
 
 
 class LiveEngine:
@@ -455,7 +456,8 @@ class LiveEngine:
             last = [i.last[0] for i in self.instruments.values() if i.last is not None]
             if last:
                 self._risk_update(max(last))  # market time: replays see their own day
-        if self._dirty or now - self._last_pub >= self.publish_interval:
+        since = now - self._last_pub
+        if since >= self.publish_interval or (self._dirty and since >= _MIN_DIRTY_GAP):
             self._publish()
 
     def _publish(self) -> None:
