@@ -184,6 +184,17 @@ def test_sma_cross_against_pandas_rolling_means() -> None:
     assert (got.iloc[:18] == 0).all() and got.iloc[18] != 0
 
 
+def test_sma_cross_depends_only_on_its_windows() -> None:
+    """A live engine holding only the last bars computes the same signals as a backtest over all."""
+    c = make_candles(3000, seed=4)
+    s = SmaCross(fast=9, slow=30)
+    full = s.signals(c).to_numpy()
+    for start in (1, 517, 2900):
+        part = s.signals(c.iloc[start:]).to_numpy()
+        assert (part[29:] == full[start + 29 :]).all()
+        assert (part[:29] == 0).all()
+
+
 def test_sma_cross_is_flat_when_the_averages_are_equal() -> None:
     c = make_candles(60)
     for col in c.columns[:-1]:

@@ -79,8 +79,10 @@ def _signals(candles: pd.DataFrame, strategy: Strategy | pd.Series) -> tuple[pd.
     else:
         raise DataError(f"backtest: strategy must be a Strategy or a Series of signals, got {type(strategy)}")
     if not isinstance(sig, pd.Series) or len(sig) != len(candles):
-        raise DataError(f"backtest: {label} returned {len(sig) if hasattr(sig, '__len__') else sig!r} signals "
-                        f"for {len(candles)} candles")
+        raise DataError(
+            f"backtest: {label} returned {len(sig) if hasattr(sig, '__len__') else sig!r} signals "
+            f"for {len(candles)} candles"
+        )
     if not sig.index.equals(candles.index):
         raise DataError(f"backtest: the signals of {label} are not indexed like the candles")
     raw = sig.to_numpy()
@@ -90,8 +92,9 @@ def _signals(candles: pd.DataFrame, strategy: Strategy | pd.Series) -> tuple[pd.
         raise DataError(f"backtest: signals of {label} must be integers in {{-1, 0, 1}}, got dtype {raw.dtype}")
     arr = raw.astype(np.int8, copy=False)
     if arr.shape[0] and (int(arr.min()) < -1 or int(arr.max()) > 1):
-        raise DataError(f"backtest: signals of {label} must be in {{-1, 0, 1}}, "
-                        f"got values from {raw.min()} to {raw.max()}")
+        raise DataError(
+            f"backtest: signals of {label} must be in {{-1, 0, 1}}, got values from {raw.min()} to {raw.max()}"
+        )
     if arr is not raw or sig.name != "signal":
         sig = pd.Series(arr, index=candles.index, name="signal", copy=False)
     return sig, label
@@ -141,32 +144,51 @@ def backtest(
     if sizing is not None and not callable(sizing):
         raise DataError(f"backtest: sizing must be callable (candles, i, direction, stop_distance), got {sizing!r}")
     sig, label = _signals(candles, strategy)
-    book = run_engine(candles, sig.to_numpy(), size=size, commission=commission, slippage=slippage,
-                      stop=stop_d, take_profit=take_d, sizing=sizing, capital=capital)
+    book = run_engine(
+        candles,
+        sig.to_numpy(),
+        size=size,
+        commission=commission,
+        slippage=slippage,
+        stop=stop_d,
+        take_profit=take_d,
+        sizing=sizing,
+        capital=capital,
+    )
     t = book.trades
     index = candles.index
-    trades = pd.DataFrame({
-        "entry_time": index[t.entry_bar],
-        "exit_time": index[t.exit_bar],
-        "direction": t.direction,
-        "size": t.size,
-        "entry_price": t.entry_price,
-        "exit_price": t.exit_price,
-        "pnl": book.pnl,
-        "exit_reason": pd.Categorical.from_codes(t.reason, dtype=_REASON_DTYPE),
-        "entry_bar": t.entry_bar,
-        "exit_bar": t.exit_bar,
-    }, columns=list(TRADE_COLUMNS))
-    settings = {"size": size, "commission": commission, "slippage": slippage, "stop": stop_d,
-                "take_profit": take_d, "sizing": sizing, "pip": pip, "capital": capital}
+    trades = pd.DataFrame(
+        {
+            "entry_time": index[t.entry_bar],
+            "exit_time": index[t.exit_bar],
+            "direction": t.direction,
+            "size": t.size,
+            "entry_price": t.entry_price,
+            "exit_price": t.exit_price,
+            "pnl": book.pnl,
+            "exit_reason": pd.Categorical.from_codes(t.reason, dtype=_REASON_DTYPE),
+            "entry_bar": t.entry_bar,
+            "exit_bar": t.exit_bar,
+        },
+        columns=list(TRADE_COLUMNS),
+    )
+    settings = {
+        "size": size,
+        "commission": commission,
+        "slippage": slippage,
+        "stop": stop_d,
+        "take_profit": take_d,
+        "sizing": sizing,
+        "pip": pip,
+        "capital": capital,
+    }
     log.debug("backtest %s: %d bars, %d trades", label, len(candles), len(trades))
     return BacktestResult(
         trades=trades,
-        equity=pd.Series(book.equity, index=index, name="equity", copy=False),
-        positions=pd.Series(book.positions, index=index, name="position", copy=False),
         signals=sig,
         capital=capital,
         strategy=label,
         settings=settings,
         candles=candles,
+        book=book,
     )

@@ -9,7 +9,8 @@ re-entry rule) and it must be fast without a JIT: vectorbt's first call compiles
   next one; numpy finds the first bar of that span whose bid/ask extreme touches the stop or the target,
   so the work is O(bars) in numpy plus O(trades) in Python.
 
-Both paths end in :func:`_book`, which turns the trade arrays into per-bar cash, positions and equity.
+Both paths end in a :class:`Book` (trades and their P&L); :func:`mark_to_market` turns it into per-bar
+positions and equity when they are first asked for.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import pandas as pd
 
 from igkit.errors import DataError
 
-__all__ = ["REASONS", "Sizing", "Trades", "run_engine"]
+__all__ = ["REASONS", "Book", "Sizing", "Trades", "mark_to_market", "run_engine"]
 
 REASONS = ("signal", "stop", "take_profit", "end")
+_CHUNK = 1 << 15  # bars per chunk when marking to market: scratch arrays stay in L2
 SIGNAL, STOP, TAKE_PROFIT, END = 0, 1, 2, 3
 
 
@@ -97,7 +99,11 @@ def _sizes(
 
 
 def _vectorised(
-    target: np.ndarray, p: Prices, candles: pd.DataFrame, size: float, slip: float,
+    target: np.ndarray,
+    p: Prices,
+    candles: pd.DataFrame,
+    size: float,
+    slip: float,
     sizing: Callable[..., float] | None,
 ) -> Trades:
     """No stop, no take-profit: the position at bar i is ``target[i]``."""
@@ -125,13 +131,27 @@ def _vectorised(
         exit_price[m] = p.bid_close[n - 1] if d > 0 else p.ask_close[n - 1]
         reason[m] = END
     exit_bar = np.minimum(held, n - 1)
-    return Trades(ebars.astype(np.int64), exit_bar.astype(np.int64), held, edirs.astype(np.int8), sizes,
-                  entry_price, exit_price, reason)
+    return Trades(
+        ebars.astype(np.int64),
+        exit_bar.astype(np.int64),
+        held,
+        edirs.astype(np.int8),
+        sizes,
+        entry_price,
+        exit_price,
+        reason,
+    )
 
 
 def _loop(
-    target: np.ndarray, p: Prices, candles: pd.DataFrame, size: float, slip: float,
-    stop: float | None, take: float | None, sizing: Callable[..., float] | None,
+    target: np.ndarray,
+    p: Prices,
+    candles: pd.DataFrame,
+    size: float,
+    slip: float,
+    stop: float | None,
+    take: float | None,
+    sizing: Callable[..., float] | None,
 ) -> Trades:
     """Stops and take-profits: one iteration per target change, numpy scans inside each span."""
     n = target.shape[0]
@@ -197,30 +217,48 @@ def _loop(
         return Trades(z, z, z, np.empty(0, np.int8), np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.int8))
     cols = list(zip(*rows, strict=True))
     return Trades(
-        np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64), np.array(cols[2], dtype=np.int64),
-        np.array(cols[3], dtype=np.int8), np.array(cols[4], dtype=np.float64),
-        np.array(cols[5], dtype=np.float64), np.array(cols[6], dtype=np.float64), np.array(cols[7], dtype=np.int8),
+        np.array(cols[0], dtype=np.int64),
+        np.array(cols[1], dtype=np.int64),
+        np.array(cols[2], dtype=np.int64),
+        np.array(cols[3], dtype=np.int8),
+        np.array(cols[4], dtype=np.float64),
+        np.array(cols[5], dtype=np.float64),
+        np.array(cols[6], dtype=np.float64),
+        np.array(cols[7], dtype=np.int8),
     )
 
 
 class Book(NamedTuple):
+    """The trades with their P&L, and what :func:`mark_to_market` needs for the per-bar series."""
+
     trades: Trades
     pnl: np.ndarray  # per trade, net of commission
-    positions: np.ndarray  # signed units held at each bar's close (before the end-of-data close)
-    equity: np.ndarray  # cash + mark-to-market at each bar's close
+    prices: Prices
+    n: int
+    capital: float
+    commission: float
 
 
 def _book(t: Trades, p: Prices, n: int, capital: float, commission: float) -> Book:
-    """Per-trade P&L and per-bar positions and equity from the trade arrays."""
-    d = t.direction.astype(np.float64)
-    units = d * t.size
+    """Per-trade P&L (net of commission; the end-of-data close is a valuation and pays none)."""
+    units = t.direction * t.size
     fee = commission * t.size
+    exit_fee = np.where(t.reason == END, 0.0, fee)
+    pnl = units * (t.exit_price - t.entry_price) - fee - exit_fee
+    return Book(t, pnl, p, n, capital, commission)
+
+
+def mark_to_market(book: Book) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bar (positions, equity): signed units held at each close (before the end-of-data close) and
+    cash + those units marked at the side they would close at (bid_close long, ask_close short)."""
+    t, p, n, capital = book.trades, book.prices, book.n, book.capital
+    units = t.direction * t.size
+    fee = book.commission * t.size
     end = t.reason == END
     exit_fee = np.where(end, 0.0, fee)
-    pnl = units * (t.exit_price - t.entry_price) - fee - exit_fee
     # cash: -units * entry - fee at the entry bar; +units * exit - fee at the exit bar (the end close is a
-    # valuation: it adds nothing to cash here, the open position is marked instead)
-    # cash is constant between fills: sum the flows per fill bar, then repeat each level up to the next
+    # valuation: it adds nothing to cash, the open position is marked instead). Cash is constant between
+    # fills: sum the flows in fill order, then repeat each level up to the next fill.
     closed = ~end
     bars = np.concatenate((t.entry_bar, t.exit_bar[closed]))
     amounts = np.concatenate((-units * t.entry_price - fee, (units * t.exit_price - exit_fee)[closed]))
@@ -245,13 +283,20 @@ def _book(t: Trades, p: Prices, n: int, capital: float, commission: float) -> Bo
         pos = np.repeat(values, lengths)
     else:
         pos = np.zeros(n)
-    # equity = cash + pos * (bid_close if long else ask_close), in one scratch array
-    mark = np.subtract(p.bid_close, p.ask_close)
-    np.multiply(mark, pos > 0, out=mark)
-    mark += p.ask_close
-    mark *= pos
-    equity = np.add(cash, mark, out=cash)
-    return Book(t, pnl, pos, equity)
+    # equity = cash + pos * (bid_close if long else ask_close), in cache-sized chunks of scratch
+    equity = cash
+    size = min(_CHUNK, n)
+    scratch, long_ = np.empty(size), np.empty(size, dtype=np.bool_)
+    for i in range(0, n, _CHUNK):
+        j = min(i + _CHUNK, n)
+        mark, lg, q = scratch[: j - i], long_[: j - i], pos[i:j]
+        np.subtract(p.bid_close[i:j], p.ask_close[i:j], out=mark)
+        np.greater(q, 0.0, out=lg)
+        mark *= lg
+        mark += p.ask_close[i:j]
+        mark *= q
+        equity[i:j] += mark
+    return pos, equity
 
 
 def run_engine(
@@ -279,4 +324,3 @@ def run_engine(
     else:
         trades = _vectorised(target, p, candles, size, slippage, sizing)
     return _book(trades, p, n, capital, commission)
-

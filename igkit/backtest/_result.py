@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from igkit.backtest._engine import Book, mark_to_market
 from igkit.backtest._stats import compute_stats
 from igkit.plotting import backtest_figure
 
@@ -17,8 +18,18 @@ __all__ = ["TRADE_COLUMNS", "BacktestResult"]
 
 log = logging.getLogger(__name__)
 
-TRADE_COLUMNS = ("entry_time", "exit_time", "direction", "size", "entry_price", "exit_price", "pnl",
-                 "exit_reason", "entry_bar", "exit_bar")
+TRADE_COLUMNS = (
+    "entry_time",
+    "exit_time",
+    "direction",
+    "size",
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "exit_reason",
+    "entry_bar",
+    "exit_bar",
+)
 
 
 @dataclass(eq=False)
@@ -39,24 +50,49 @@ class BacktestResult:
         signals: the strategy's target positions (int8), as decided at each bar's close.
         capital: starting equity.
         strategy: the strategy's repr; settings: the backtest's arguments.
+        book: the engine's arrays (trades, P&L, prices) behind ``equity`` and ``positions``, which are
+            computed from it on first access, like the statistics.
     """
 
     trades: pd.DataFrame
-    equity: pd.Series
-    positions: pd.Series
     signals: pd.Series
     capital: float
     strategy: str
     settings: dict[str, Any]
     candles: pd.DataFrame = field(repr=False)
+    book: Book = field(repr=False)
+
+    @cached_property
+    def _marked(self) -> tuple[pd.Series, pd.Series]:
+        pos, equity = mark_to_market(self.book)
+        index = self.candles.index
+        return (
+            pd.Series(pos, index=index, name="position", copy=False),
+            pd.Series(equity, index=index, name="equity", copy=False),
+        )
+
+    @property
+    def equity(self) -> pd.Series:
+        """Cash + the open position marked at the side it would close at, per bar (computed on first use)."""
+        return self._marked[1]
+
+    @property
+    def positions(self) -> pd.Series:
+        """Signed units held at each bar's close (computed on first use)."""
+        return self._marked[0]
 
     @cached_property
     def stats(self) -> dict[str, Any]:
         """Statistics (see :func:`igkit.backtest.compute_stats`), computed on first access."""
-        return compute_stats(self.equity, self.trades["pnl"].to_numpy(), self.positions.to_numpy(), self.capital)
+        return compute_stats(self.equity, self.book.pnl, self.positions.to_numpy(), self.capital)
 
     def plot(
-        self, start: object = None, end: object = None, *, side: str = "mid", max_bars: int = 5000,
+        self,
+        start: object = None,
+        end: object = None,
+        *,
+        side: str = "mid",
+        max_bars: int = 5000,
     ) -> go.Figure:
         """Candles (``side``: mid, bid or ask) with signals, entries and exits, over the equity curve.
 
@@ -74,7 +110,11 @@ class BacktestResult:
         else:
             trades = self.trades.iloc[:0]
         return backtest_figure(
-            candles, self.signals.loc[candles.index], trades, self.equity.loc[candles.index], side=side,
+            candles,
+            self.signals.loc[candles.index],
+            trades,
+            self.equity.loc[candles.index],
+            side=side,
             title=f"{self.strategy}: pnl {self.equity.iloc[-1] - self.capital:,.2f}" if len(self.equity) else "",
         )
 

@@ -17,20 +17,24 @@ from igkit.strategy._indicators import (
     rolling_min,
     rolling_std,
     rsi,
+    window_sums,
 )
 
 __all__ = ["BollingerBands", "DonchianBreakout", "RsiReversion", "SmaCross"]
 
-# Two moving averages closer than this (relative to the first price) count as equal: cumulative-sum rounding
-# (~1e-13 relative over millions of bars) must not flip a signal, and real quotes differ far more.
+# Two moving averages closer than this (relative to the price) count as equal: summation rounding
+# (~1e-15 relative) must not flip a signal, and real quotes differ far more.
 _EQ_REL = 1e-10
+_CHUNK = 1 << 15  # bars per chunk in SmaCross: 256 KiB per float scratch array
 
 
 class SmaCross(Strategy):
     """Trend following on two simple moving averages of ``mid_close``.
 
     +1 while SMA(``fast``) > SMA(``slow``), -1 while below, 0 while either is undefined (the first
-    ``slow - 1`` bars) or the two are equal (closer than 1e-10 × the first close: rounding noise).
+    ``slow - 1`` bars) or the two are equal (closer than 1e-10 of the price: rounding noise). Each
+    average depends on its own window only, so any history that covers a bar's window gives it the same
+    signal.
     Always in the market after the warm-up: a crossing reverses the position. Warm-up: ``slow`` bars.
     """
 
@@ -48,23 +52,7 @@ class SmaCross(Strategy):
         n = close.shape[0]
         sig = np.zeros(n, dtype=np.int8)
         if n >= self.slow:
-            # C = cumulative sums of (close - close[0]) with a leading 0; the window sum of length w
-            # ending at t is C[t+1] - C[t+1-w], so fast * slow * (SMA_fast - SMA_slow) is
-            # (b - a) C[t+1] - b C[t+1-a] + a C[t+1-b]  for a = fast, b = slow
-            a, b = self.fast, self.slow
-            csum = np.empty(n + 1)
-            csum[0] = 0.0
-            np.subtract(close, close[0], out=csum[1:])
-            np.cumsum(csum[1:], out=csum[1:])
-            diff = np.multiply(csum[b:], float(b - a))
-            tmp = np.multiply(csum[b - a : n + 1 - a], float(b))
-            diff -= tmp
-            np.multiply(csum[: n + 1 - b], float(a), out=tmp)
-            diff += tmp
-            tol = _EQ_REL * a * b * max(abs(float(close[0])), 1e-12)
-            out = sig[b - 1 :]
-            np.greater(diff, tol, out=out.view(np.bool_))
-            out -= diff < -tol
+            _sma_cross(close, self.fast, self.slow, sig)
         return pd.Series(sig, index=candles.index, name="signal", copy=False)
 
 
@@ -153,6 +141,31 @@ class BollingerBands(Strategy):
         with np.errstate(invalid="ignore"):
             pos = hold_state(close < mid - dev, close > mid + dev, close >= mid, close <= mid)
         return pd.Series(pos, index=candles.index, name="signal", copy=False)
+
+
+def _sma_cross(close: np.ndarray, a: int, b: int, sig: np.ndarray) -> None:
+    """Write sign(SMA_a - SMA_b) of ``close`` into ``sig`` from bar ``b - 1`` on (``a < b <= len``).
+
+    Compares ``b * sum_a - a * sum_b`` (that is ``a * b * (SMA_a - SMA_b)``) with window sums from
+    :func:`window_sums`, in cache-sized chunks of bars (each chunk with the ``b - 1`` bars before it),
+    so every pass stays in L2. Values depend only on each bar's own windows, not on the chunking nor on
+    how much history precedes them.
+    """
+    n = close.shape[0]
+    fa, fb = float(a), float(b)
+    for i in range(b - 1, n, _CHUNK):
+        j = min(i + _CHUNK, n)
+        sums = window_sums(close[i - b + 1 : j], (a, b))
+        sa, sb = sums[a][b - a :], sums[b]  # both now start at the window ending at bar i
+        diff = np.multiply(sa, fb)
+        tol = np.multiply(sb, fa)
+        diff -= tol
+        np.abs(tol, out=tol)
+        tol *= _EQ_REL
+        out = sig[i:j]
+        np.greater(diff, tol, out=out.view(np.bool_))
+        np.negative(tol, out=tol)
+        out -= diff < tol
 
 
 def _previous(x: np.ndarray) -> np.ndarray:

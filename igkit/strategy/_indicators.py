@@ -10,21 +10,45 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["hold_state", "rolling_max", "rolling_mean", "rolling_min", "rolling_std", "rsi"]
+__all__ = ["hold_state", "rolling_max", "rolling_mean", "rolling_min", "rolling_std", "rsi", "window_sums"]
+
+
+def window_sums(y: np.ndarray, widths: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Sums of every window of each width in ``widths``: ``out[w][k] = y[k] + ... + y[k + w - 1]``.
+
+    Built by doubling (windows of 1, 2, 4, ... bars, each the sum of two halves) and adding the powers
+    of two that make up ``w``: O(log w) vectorised passes, and each sum is a fixed tree over its own
+    window only, so the value is the same whatever history comes before (a live engine with a short
+    window of bars computes exactly what a backtest over years does). Arrays are ``len(y) - w + 1`` long
+    (empty when the window does not fit).
+    """
+    n = y.shape[0]
+    top = max(widths)
+    powers: dict[int, np.ndarray] = {1: y}
+    h = 1
+    while 2 * h <= top:
+        p = powers[h]
+        m = max(n - 2 * h + 1, 0)
+        powers[2 * h] = np.add(p[:m], p[h : h + m])
+        h *= 2
+    out: dict[int, np.ndarray] = {}
+    for w in widths:
+        m = max(n - w + 1, 0)
+        bits = [1 << k for k in range(w.bit_length() - 1, -1, -1) if w >> k & 1]
+        acc = powers[bits[0]][:m].copy() if len(bits) > 1 else powers[bits[0]][:m]
+        offset = bits[0]
+        for bit in bits[1:]:
+            acc += powers[bit][offset : offset + m]
+            offset += bit
+        out[w] = acc
+    return out
 
 
 def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """Simple moving average over ``n`` bars (NaN for the first ``n - 1``).
-
-    A cumulative sum of ``x - x[0]`` (small numbers, so little rounding), differenced ``n`` apart.
-    """
+    """Simple moving average over ``n`` bars (NaN for the first ``n - 1``), from :func:`window_sums`."""
     out = np.full(x.shape[0], np.nan)
-    if x.shape[0] < n:
-        return out
-    c = np.cumsum(x - x[0])
-    s = c[n - 1 :].copy()
-    s[1:] -= c[: -n]
-    out[n - 1 :] = s / n + x[0]
+    if x.shape[0] >= n:
+        np.divide(window_sums(x, (n,))[n], n, out=out[n - 1 :])
     return out
 
 
