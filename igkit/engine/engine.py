@@ -11,12 +11,15 @@ One rule: the engine thread is the only one that trades. Other threads (a notebo
 :meth:`LiveEngine.kill`, which is thread-safe: it blocks new orders, cancels working orders and
 flattens at once through :class:`igkit.risk.KillSwitch`. Faces observe :attr:`LiveEngine.state`.
 
-Hand-written because this loop is igkit's core: its ordering is what makes live equal the backtest.
+This module holds the life cycle, the kill switch and the state updates; the engine thread's loop is
+:class:`igkit.engine._loop.TradingLoop`, its base class. Hand-written because this is igkit's core: its
+ordering is what makes live equal the backtest.
 """
 
 from __future__ import annotations
 
 import atexit
+import inspect
 import logging
 import threading
 import time
@@ -28,26 +31,25 @@ from typing import Any
 
 import pandas as pd
 
-from igkit.candles import Candle, freq_to_ns
+from igkit.candles import freq_to_ns
 from igkit.config import Config
 from igkit.engine._instrument import Instrument, QualityMonitor, load_history
+from igkit.engine._loop import TradingLoop
 from igkit.engine._publish import build_values
-from igkit.engine.audit import AuditLog, fill_fields, order_fields, result_fields
+from igkit.engine.audit import AuditLog, result_fields
 from igkit.engine.metrics import LatencyRing, RateMeter
-from igkit.engine.positions import orders_for_target
 from igkit.engine.state import EngineError, EngineState, EngineStatus
 from igkit.engine.trades import fills_to_trades
-from igkit.errors import ConfigError, DataError
-from igkit.types import Fill, Mode, Order, OrderResult, OrderStatus, Signal, Tick
+from igkit.errors import ConfigError
+from igkit.types import Fill, Mode, OrderResult, Signal
 
 __all__ = ["LiveEngine"]
 
 log = logging.getLogger(__name__)
 _RUNNING: weakref.WeakSet[LiveEngine] = weakref.WeakSet()
-_MIN_DIRTY_GAP = 0.02  # s: fills and orders publish at once, but at most 50 times a second (fast replays)
 
 
-class LiveEngine:
+class LiveEngine(TradingLoop):
     """Run ``strategy`` live on ``feed``'s ticks, trading through ``broker`` under ``risk``.
 
     Args:
@@ -280,186 +282,6 @@ class LiveEngine:
             EngineStatus.RUNNING if self.running else EngineStatus.STOPPED)
         self._set_status(status, "resumed")
 
-    # -- the engine thread -----------------------------------------------------------------------------
-    def _main(self) -> None:
-        try:
-            if self._status is EngineStatus.STARTING:
-                self._set_status(EngineStatus.HALTED if self._halted else
-                                 EngineStatus.RUNNING if self._trading else EngineStatus.ERROR, "running")
-            wait = self.hub.wait_any
-            while not self._stop_evt.is_set():
-                wait(0.05)
-                self._drain()
-                self._housekeeping()
-            self._drain()
-            self._publish()
-        except Exception as exc:  # a bug of ours: shown, never silent
-            self._error("engine", exc)
-            self._set_status(EngineStatus.ERROR, f"engine thread failed: {exc}")
-
-    def _drain(self) -> int:
-        n = 0
-        for inst in self.instruments.values():
-            reader = inst.reader
-            if reader is None:
-                continue
-            batch = reader.read()
-            if batch.lost:
-                inst.lost += batch.lost
-            if batch:
-                n += self._process(inst, batch.ts_ns.tolist(), batch.bid.tolist(), batch.ask.tolist(),
-                                   time.perf_counter_ns())
-        if n:
-            self.ticks += n
-            self.rate.add(n)
-        return n
-
-    def _process(self, inst: Instrument, ts: list[int], bids: list[float], asks: list[float], t_read: int) -> int:
-        upd = inst.builder.update
-        on_tick = self.broker.on_tick
-        epic = inst.epic
-        for t, b, a in zip(ts, bids, asks, strict=True):
-            c = upd(t, b, a)
-            if c is not None:
-                self._on_bar(inst, c, t, b, a, t_read)
-            try:
-                on_tick(epic, t, b, a)
-            except Exception as exc:
-                self._error("broker", exc, epic)
-        inst.ticks += len(ts)
-        inst.last = (ts[-1], bids[-1], asks[-1])
-        return len(ts)
-
-    def _on_bar(self, inst: Instrument, c: Candle, ts: int, bid: float, ask: float, t_read: int) -> None:
-        t0 = time.perf_counter_ns()
-        inst.history.append(c)
-        inst.candles += 1
-        inst.last_candle = c
-        self.candle_count += 1
-        if not self._trading:
-            return
-        try:
-            sig = self.strategy.signals(inst.history.frame())
-            target = int(sig.to_numpy()[-1])
-            if target not in (-1, 0, 1):
-                raise DataError(f"{inst.epic}: strategy {self.strategy!r} gave target {target!r}, not -1/0/1")
-        except Exception as exc:
-            self._strategy_failed(inst.epic, exc)
-            return
-        signal = Signal(c.ts_ns, inst.epic, target, c.mid_close, getattr(self.strategy, "name", ""))
-        inst.signal, inst.signal_ns = target, c.ts_ns
-        self.last_signal = signal
-        self.signals.append(signal)
-        halted = self._risk_update(ts) if self.risk is not None else self._halted
-        checked: list[tuple[Order, Any]] = []
-        if not halted:
-            net = self.broker.net_position(inst.epic)
-            quote = Tick(ts, bid, ask)
-            for order in orders_for_target(inst.epic, target, self.size, net, reversal=self.reversal):  # type: ignore[arg-type]
-                checked.append((order, self._check(order, quote, ts)))
-        t1 = time.perf_counter_ns()
-        self.latency.add(t1 - t0)
-        self.drain_latency.add(t1 - t_read)
-        self.audit.write("signal", epic=inst.epic, bar=c.time.isoformat(), target=target, price=c.mid_close,
-                         halted=halted)
-        for order, verdict in checked:
-            ok, rule, message = verdict
-            self.audit.write("risk", epic=order.epic, deal_reference=order.deal_reference, ok=ok, rule=rule,
-                             message=message)
-            if not ok:
-                self._record(OrderResult(order, OrderStatus.REJECTED, rule or "RISK"))
-                if rule == "MAX_DAILY_LOSS" or getattr(self.risk, "halted", False):
-                    self._halt_from_risk(rule, message)
-                    return
-                continue
-            self._submit(order, ts)
-
-    def _check(self, order: Order, quote: Tick, now_ns: int) -> tuple[bool, str, str]:
-        if self.risk is None:
-            return True, "", ""
-        try:
-            v = self.risk.check(order, broker=self.broker, quote=quote, now_ns=now_ns)
-        except Exception as exc:
-            self._error("risk", exc, order.epic)
-            return False, "risk_error", str(exc)
-        return bool(v.ok), str(getattr(v, "rule", "") or ""), str(getattr(v, "message", "") or "")
-
-    def _submit(self, order: Order, now_ns: int) -> None:
-        with self._trade_lock:
-            if self._halted:
-                self.audit.write("order", **order_fields(order), sent=False, why="halted")
-                return
-            self.audit.write("order", **order_fields(order), sent=True)
-            try:
-                result = self.broker.submit(order)
-            except Exception as exc:
-                self._error("broker", exc, order.epic)
-                result = OrderResult(order, OrderStatus.REJECTED, f"ERROR: {type(exc).__name__}")
-        record = getattr(self.risk, "record", None)
-        if callable(record):
-            record(result, now_ns=now_ns)  # the orders-per-minute window
-        self._record(result)
-
-    def _record(self, result: OrderResult) -> None:
-        self.audit.write("confirm", **result_fields(result))
-        with self._events_lock:
-            self.orders.append(result)
-        self._dirty = True
-
-    def _on_broker_event(self, event: tuple[str, object]) -> None:
-        """Broker listener (any thread): fills and order outcomes go to the audit and the state."""
-        kind, obj = event
-        if kind == "fill" and isinstance(obj, Fill):
-            self.audit.write("fill", **fill_fields(obj))
-            on_fill = getattr(self.risk, "on_fill", None)
-            if callable(on_fill):
-                on_fill(obj, now_ns=obj.time_ns)
-            with self._events_lock:
-                self.fills.append(obj)
-            self._dirty = True
-        elif kind == "order" and isinstance(obj, OrderResult):
-            self._record(obj)
-
-    def _risk_update(self, now_ns: int) -> bool:
-        """Let the risk manager mark the day's P&L; a breach it reports halts the engine. True if halted."""
-        update = getattr(self.risk, "update", None)
-        if not callable(update):
-            return self._halted
-        try:
-            halted = bool(update(broker=self.broker, now_ns=now_ns))
-        except Exception as exc:
-            self._error("risk", exc)
-            return self._halted
-        if halted and not self._halted:
-            self._halt_from_risk("MAX_DAILY_LOSS", str(getattr(self.risk, "halt_reason", "") or "risk halted"))
-        return self._halted
-
-    def _halt_from_risk(self, rule: str, message: str) -> None:
-        if self._halted:
-            return
-        log.warning("risk: %s — halting (%s)", rule, message)
-        self.kill(f"risk: {rule}")
-
-    def _strategy_failed(self, epic: str, exc: BaseException) -> None:
-        self._trading = False
-        self._error("strategy", exc, epic)
-        self._set_status(EngineStatus.ERROR, f"strategy failed on {epic}: {type(exc).__name__}: {exc}")
-
-    # -- housekeeping, state -----------------------------------------------------------------------------
-    def _housekeeping(self) -> None:
-        now = time.monotonic()
-        try:
-            self._quality.step(now)
-        except Exception as exc:
-            self._error("engine", exc)
-        if self.risk is not None and not self._halted and now - self._last_pub >= self.publish_interval:
-            last = [i.last[0] for i in self.instruments.values() if i.last is not None]
-            if last:
-                self._risk_update(max(last))  # market time: replays see their own day
-        since = now - self._last_pub
-        if since >= self.publish_interval or (self._dirty and since >= _MIN_DIRTY_GAP):
-            self._publish()
-
     def _publish(self) -> None:
         with self._pub_lock:
             self._dirty = False
@@ -487,12 +309,16 @@ class LiveEngine:
         self._dirty = True
 
     def _flatten(self, reason: str) -> list[OrderResult]:
+        """Cancel working orders and close every position now (``immediate`` where the broker has it)."""
         try:
             self.broker.cancel_all()
             try:
+                immediate = "immediate" in inspect.signature(self.broker.flatten).parameters
+            except (TypeError, ValueError):
+                immediate = False
+            if immediate:  # the paper broker: at the last quote, not at the next tick
                 return list(self.broker.flatten(reason=reason, immediate=True))
-            except TypeError:  # a broker without the immediate option (IG: market closes are immediate)
-                return list(self.broker.flatten(reason=reason))
+            return list(self.broker.flatten(reason=reason))  # IG: market closes are immediate anyway
         except Exception as exc:
             self._error("broker", exc)
             return []
