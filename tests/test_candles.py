@@ -308,6 +308,26 @@ def test_builder_drops_non_finite_ticks_and_resample_rejects_them(close_at: int,
         resample_ticks(_frame([T0], [1.0], [math.inf]), "1s")
 
 
+def test_update_many_with_non_finite_prices_matches_the_tick_loop() -> None:
+    n = 300  # above the small-batch threshold: starts on the vectorised path, then falls back
+    ts = T0 + np.arange(n, dtype=np.int64) * 100_000_000
+    bid = 1.0 + np.arange(n) * 1e-4
+    bid[[5, 150]] = [math.nan, math.inf]
+    ask = bid + 1e-4
+    one, many = CandleBuilder("5s"), CandleBuilder("5s")
+    got_one = [c for c in map(one.update, ts.tolist(), bid.tolist(), ask.tolist()) if c is not None]
+    assert many.update_many(ts, bid, ask) == got_one
+    assert many.invalid == one.invalid == 2
+    assert many.flush() == one.flush()
+
+
+def test_nullable_prices_with_missing_values_are_rejected() -> None:
+    frame = _frame([T0, T0 + 1], [1.0, 1.1], [1.2, 1.3])
+    frame["bid"] = pd.array([1.0, None], dtype="Float64")
+    with pytest.raises(DataError, match="bid"):  # <NA> reads as NaN (pandas 3) or refuses float64
+        resample_ticks(frame)
+
+
 def test_bars_open_on_epoch_multiples_also_before_1970() -> None:
     f = freq_to_ns("7min")
     ts = [T0, -5 * SEC, -f - 1]
