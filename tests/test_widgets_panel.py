@@ -88,8 +88,8 @@ def test_start_streams_into_widgets_kill_from_a_thread_and_stop(panel: ControlPa
     wait_for(lambda: len(panel.chart.widget.data[0].x) >= 3, what="candles in the figure")
     wait_for(lambda: "data-candles='" in w.candle_count.value and "data-candles='0'" not in w.candle_count.value)
     wait_for(lambda: eng.state.positions, what="a position opened by sma(2, 3)")
-    wait_for(lambda: len(w.positions.children) >= 1 and "Close" in w.positions.children[0].children[0].description,
-             what="a position row with a Close button")
+    wait_for(lambda: any(getattr(r, "children", None) and r.children[0].description == "Close"
+                         for r in w.positions.children), what="a position row with a Close button")
     wait_for(lambda: "<td" in w.fills.value and "<td" in w.signals.value, what="signals and fills tables")
     wait_for(lambda: len(panel.chart.widget.data[1].x) + len(panel.chart.widget.data[2].x) > 0,
              what="signal markers on the chart")
