@@ -5,6 +5,10 @@ an existing scheduler when ``scheduler=`` / ``IGKIT_DASK_SCHEDULER`` / ``config.
 its address, or serially in this process with ``scheduler="sync"``. The candles are sent to the workers
 once (``scatter``, broadcast) and parameter sets travel in batches, a few per worker, so a progress bar
 can follow them. Rows come back in grid order: the table is the same whatever the number of workers.
+
+Worker processes are spawned and re-import ``__main__``: a script that sweeps needs an
+``if __name__ == "__main__":`` guard (notebooks need nothing; strategy classes defined in a notebook travel
+to the workers by cloudpickle).
 """
 
 from __future__ import annotations

@@ -333,6 +333,8 @@ def test_result_stats_match_compute_stats_on_its_equity() -> None:
     assert st["exposure"] == pytest.approx((r.positions != 0).mean())
     assert st["ppy"] == pytest.approx(365.25 * 24 * 12)
     assert r.summary()["n_trades"] == len(r.trades)
+    assert repr(r).startswith("<BacktestResult SmaCross(fast=3, slow=10): 300 bars (")
+    assert f"{len(r.trades)} trades, pnl {r.trades['pnl'].sum():,.2f}>" in repr(r)
 
 
 # -- bad input -----------------------------------------------------------------------------------

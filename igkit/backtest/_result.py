@@ -118,6 +118,12 @@ class BacktestResult:
             title=f"{self.strategy}: pnl {self.equity.iloc[-1] - self.capital:,.2f}" if len(self.equity) else "",
         )
 
+    def __repr__(self) -> str:
+        n = len(self.candles)
+        span = f"{self.candles.index[0]} → {self.candles.index[-1]}" if n else "no bars"
+        pnl = float(self.book.pnl.sum())
+        return f"<BacktestResult {self.strategy}: {n} bars ({span}), {len(self.trades)} trades, pnl {pnl:,.2f}>"
+
     def summary(self) -> pd.Series:
         """The statistics as a Series (handy in a notebook)."""
         return pd.Series(self.stats, name=self.strategy)
