@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from igkit.broker._ig_book import EPS, Book, classify_close, order_for_working, position_from_ig, working_from_ig
-from igkit.broker._ig_confirms import ConfirmBox, Outcome, outcome_from_stream
+from igkit.broker._ig_confirms import ConfirmBox, outcome_from_stream
 from igkit.broker.base import BrokerListener
 from igkit.broker.rules import InstrumentRules
 from igkit.errors import IGError
@@ -186,45 +186,7 @@ class BookKeeping:
                     return
             self._dirty = True
 
-    # -- applying outcomes (state lock held) -------------------------------------------------------------------
-    def _apply_open(self, order: Order, out: Outcome, size: float) -> OrderResult:
-        price = out.level if out.level is not None else self._fallback_price(order.epic, order.direction)
-        ts = out.time_ns
-        total = out.size if out.size is not None else size
-        affected = list(out.affected) or [(out.deal_id or order.deal_reference, "OPENED")]
-        closes = [(d, s) for d, s in affected if s in ("FULLY_CLOSED", "PARTIALLY_CLOSED")]
-        single_profit = out.profit if len(closes) == 1 else None
-        fills: list[Fill] = []
-        closed = 0.0
-        for closed_id, status in closes:
-            pos = self._book.positions.get(closed_id)
-            if pos is None:  # closed something the book did not hold: let IG's positions tell
-                self._dirty = True
-                continue
-            q = pos.size if status == "FULLY_CLOSED" else round(min(pos.size, total - closed), 10)
-            fills.append(self._close_fill(pos, q, price, ts, "market", order.deal_reference, single_profit))
-            closed += q
-        deal_id: str | None = out.deal_id
-        for did, st in affected:
-            if st == "OPENED":
-                q = round(total - closed, 10)
-                trail = order.stop_distance if order.trailing_stop else None
-                pos = Position(did, order.epic, order.direction, q, price, ts, out.stop_level, out.limit_level,
-                               trail, order.deal_reference)
-                fills.append(self._open_fill(pos, "market", order.deal_reference))
-                deal_id = did
-        return OrderResult(order, OrderStatus.FILLED, "SUCCESS", deal_id, price, tuple(fills))
-
-    def _apply_close(self, order: Order, pos: Position, size: float, out: Outcome, reason: str) -> OrderResult:
-        current = self._book.positions.get(pos.deal_id)
-        price = out.level if out.level is not None else self._fallback_price(pos.epic, pos.direction.opposite())
-        if current is None:
-            self._dirty = True
-            return OrderResult(order, OrderStatus.FILLED, "SUCCESS", pos.deal_id, price)
-        q = min(current.size, out.size if out.size is not None else size)
-        fill = self._close_fill(current, q, price, out.time_ns, reason, order.deal_reference, out.profit)
-        return OrderResult(order, OrderStatus.FILLED, "SUCCESS", pos.deal_id, price, (fill,))
-
+    # -- book mutations (state lock held) -----------------------------------------------------------------
     def _close_fill(self, pos: Position, size: float, price: float, ts: int, reason: str, ref: str,
                     profit: float | None = None) -> Fill:
         pnl = profit if profit is not None else (price - pos.level) * pos.direction.sign * size * self._vpp_of(pos.epic)

@@ -40,6 +40,10 @@ Conventions (mirroring :class:`~igkit.broker.PaperBroker`):
 * **Rate limits.** IG allows ~30 non-trading requests a minute per account: the defaults (poll every
   10 s, account every 10 s) stay well inside; attach the TRADE stream for prompt discovery.
 
+Modules: this facade (lifecycle, ticks, the public dealing calls), :mod:`~igkit.broker._ig_deal` (requests
+and their outcomes), :mod:`~igkit.broker._ig_sync` (book, TRADE events, reconciliation, account, events),
+:mod:`~igkit.broker._ig_book` (records and differences), :mod:`~igkit.broker._ig_confirms` (confirms).
+
 Thread safety: a dealing lock serialises every request that changes IG's state (submit, closes,
 flatten, cancel_all, reconcile), so :meth:`flatten` from another thread waits for an order in flight
 and then closes everything; a separate state lock guards the book for readers. Listeners are called
@@ -52,39 +56,24 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from igkit.broker._ig_book import EPS, Book
-from igkit.broker._ig_confirms import ConfirmBox, Outcome, outcome_from_confirm
-from igkit.broker._ig_sync import BookKeeping
+from igkit.broker._ig_confirms import ConfirmBox, Outcome
+from igkit.broker._ig_deal import Dealing, placeholder, reject
 from igkit.broker.base import BrokerListener
-from igkit.errors import IGError, IGRequestError
 from igkit.ig.client import IGClient
 from igkit.ig.models import Confirm
-from igkit.ig.validation import DealValidationError
-from igkit.types import (
-    AccountState,
-    Direction,
-    Fill,
-    Order,
-    OrderResult,
-    OrderStatus,
-    OrderType,
-    Position,
-    WorkingOrder,
-)
+from igkit.types import AccountState, Fill, Order, OrderResult, OrderStatus, OrderType
 
 __all__ = ["IGBroker"]
 
 log = logging.getLogger(__name__)
 
-_NOT_FOUND = frozenset({"error.position.notfound", "error.service.marketdata.position.details.null.error"})
 
-
-class IGBroker(BookKeeping):
+class IGBroker(Dealing):
     """Deals on IG through a logged-in :class:`~igkit.ig.IGClient` (see the module docstring).
 
     Args:
@@ -235,16 +224,16 @@ class IGBroker(BookKeeping):
     def submit(self, order: Order) -> OrderResult:
         """Send ``order`` with its own deal reference; FILLED/WORKING, or REJECTED with IG's reason."""
         if order.deal_reference in self._refs:
-            return _reject(order, "DUPLICATE_ORDER_ERROR")
+            return reject(order, "DUPLICATE_ORDER_ERROR")
         with self._deal_lock:
             if order.deal_reference in self._refs:
-                return _reject(order, "DUPLICATE_ORDER_ERROR")
+                return reject(order, "DUPLICATE_ORDER_ERROR")
             self._refs.add(order.deal_reference)
             try:
                 result = self._submit(order)
             except Exception as exc:  # never kill the engine: report it as a rejection
                 log.exception("IG broker: %s %s %g failed", order.direction, order.epic, order.size)
-                result = _reject(order, f"ERROR: {type(exc).__name__}: {exc}")
+                result = reject(order, f"ERROR: {type(exc).__name__}: {exc}")
         if result.status is OrderStatus.REJECTED:
             log.info("IG: %s %s %g %s rejected: %s", order.direction, order.epic, order.size, order.order_type,
                      result.reason)
@@ -259,9 +248,9 @@ class IGBroker(BookKeeping):
         if order.close_deal_id is not None:
             pos = self._book.positions.get(order.close_deal_id)
             if pos is None:
-                return _reject(order, "POSITION_NOT_FOUND")
+                return reject(order, "POSITION_NOT_FOUND")
             if pos.direction is order.direction or pos.epic != order.epic or order.size > pos.size + EPS:
-                return _reject(order, "POSITION_NOT_AVAILABLE_TO_CLOSE")
+                return reject(order, "POSITION_NOT_AVAILABLE_TO_CLOSE")
             reason = order.reason if order.reason in ("flatten", "kill") else "close"
             return self._close(order, pos, order.size, reason)
         attached = order.stop_distance is not None or order.limit_distance is not None
@@ -289,148 +278,6 @@ class IGBroker(BookKeeping):
         return OrderResult(order, OrderStatus.FILLED, "SUCCESS", deal_id, fills[-1].price if fills else None,
                            tuple(fills))
 
-    def _open(self, order: Order, size: float, *, force_open: bool) -> OrderResult:
-        point = self._info(order.epic)[0]
-        kw: dict[str, Any] = {}
-        if order.stop_distance is not None:
-            kw["stop_distance"] = _points(order.stop_distance, point)
-        if order.limit_distance is not None:
-            kw["limit_distance"] = _points(order.limit_distance, point)
-        if order.trailing_stop:
-            kw.update(trailing_stop=True, trailing_stop_increment=self.trailing_increment)
-        with self._lock:
-            self._recent_refs.append(order.deal_reference)
-            netted = {p.deal_id for p in self._book.opposite(order.epic, order.direction)} if not force_open else set()
-            self._busy |= netted
-
-        def call(wait: bool) -> Confirm:
-            return self.client.open_position(
-                epic=order.epic, direction=order.direction, size=size, currency_code=self.currency,
-                expiry=self.expiry, force_open=force_open, deal_reference=order.deal_reference,
-                wait_confirm=wait, raise_on_reject=False, **kw,
-            )  # fmt: skip
-
-        try:
-            return self._deal(order, call, lambda out: self._apply_open(order, out, size))
-        finally:
-            with self._lock:
-                self._busy -= netted
-
-    def _close(self, order: Order, pos: Position, size: float, reason: str) -> OrderResult:
-        with self._lock:
-            self._busy.add(pos.deal_id)
-
-        def call(wait: bool) -> Confirm:
-            return self.client.close_position(deal_id=pos.deal_id, size=size, direction=pos.direction.opposite(),
-                                              wait_confirm=wait, raise_on_reject=False)
-
-        try:
-            return self._deal(order, call, lambda out: self._apply_close(order, pos, size, out, reason),
-                              closing={pos.deal_id: (reason, order.deal_reference)})
-        finally:
-            with self._lock:
-                self._busy.discard(pos.deal_id)
-
-    def _place_working(self, order: Order) -> OrderResult:
-        if order.level is None or not (order.level > 0):
-            return _reject(order, "GENERAL_ERROR")
-        point = self._info(order.epic)[0]
-        kw: dict[str, Any] = {}
-        if order.stop_distance is not None:
-            kw["stop_distance"] = _points(order.stop_distance, point)
-        if order.limit_distance is not None:
-            kw["limit_distance"] = _points(order.limit_distance, point)
-        good_till = order.good_till_ns
-        if good_till is not None:  # IG takes whole seconds: round up, so the order lives at least as asked
-            good_till = -(-good_till // 1_000_000_000) * 1_000_000_000
-            kw.update(time_in_force="GOOD_TILL_DATE", good_till_date=datetime.fromtimestamp(good_till // 1_000_000_000,
-                                                                                           tz=UTC))
-        with self._lock:
-            self._recent_refs.append(order.deal_reference)
-        level = order.level
-
-        def call(wait: bool) -> Confirm:
-            return self.client.create_working_order(
-                epic=order.epic, direction=order.direction, size=order.size, level=level,
-                type=order.order_type.value, currency_code=self.currency, expiry=self.expiry,
-                deal_reference=order.deal_reference, wait_confirm=wait, raise_on_reject=False, **kw,
-            )  # fmt: skip
-
-        def apply(out: Outcome) -> OrderResult:
-            deal_id = out.deal_id or order.deal_reference
-            wo = WorkingOrder(deal_id, order.epic, order.direction, order.size, level, order.order_type,
-                              out.time_ns, order.stop_distance, order.limit_distance, good_till, order.deal_reference)
-            self._book.working[deal_id] = (wo, order)
-            return OrderResult(order, OrderStatus.WORKING, "SUCCESS", deal_id, level)
-
-        return self._deal(order, call, apply)
-
-    def _deal(self, order: Order, call: Callable[[bool], Confirm], apply: Callable[[Outcome], OrderResult],
-              closing: dict[str, tuple[str, str]] | None = None) -> OrderResult:
-        """Send one deal request, get its outcome (stream, else REST) and apply it to the book."""
-        try:
-            out = self._outcome(call(self._stream is None))
-        except DealValidationError as exc:  # broke IG's rules: nothing was sent
-            return _reject(order, f"INVALID_REQUEST: {exc.field}")
-        except IGRequestError as exc:
-            if exc.error_code in _NOT_FOUND:  # the position is gone on IG's side
-                self._dirty = True
-                return _reject(order, "POSITION_NOT_FOUND")
-            return self._ambiguous(order, exc, closing)
-        except IGError as exc:
-            return self._ambiguous(order, exc, closing)
-        if out is None or out.recovered:
-            return self._ambiguous(order, None, closing)
-        if not out.accepted:
-            return _reject(order, out.reason or "UNKNOWN", out.deal_id)
-        with self._lock:
-            return apply(out)
-
-    def _outcome(self, conf: Confirm) -> Outcome | None:
-        """The deal's outcome: the client's confirm, else the streamed one, else ``GET /confirms`` (None:
-        nobody knows yet)."""
-        out = outcome_from_confirm(conf)
-        ref = conf.deal_reference
-        if out.known or not ref:
-            return out if out.known else None
-        got = self._box.wait(ref, self.stream_timeout)
-        if got is not None:
-            return got
-        log.info("IG broker: no streamed confirm for %s within %.1f s: asking GET /confirms", ref,
-                 self.stream_timeout)
-        deadline = time.monotonic() + self.client.confirm_timeout
-        delay = 0.05
-        while True:
-            try:
-                return outcome_from_confirm(self.client.confirm(ref))
-            except IGRequestError as exc:
-                if exc.status != 404 or time.monotonic() >= deadline:
-                    return None
-            got = self._box.wait(ref, delay)  # the stream may still deliver it
-            if got is not None:
-                return got
-            delay = min(delay * 2, 0.5)
-
-    def _ambiguous(self, order: Order, exc: BaseException | None,
-                   closing: dict[str, tuple[str, str]] | None) -> OrderResult:
-        """The outcome is unknown (lost answer, no confirm): IG's positions decide what happened."""
-        log.warning("IG broker: outcome of %s unknown (%s): reconciling", order.deal_reference,
-                    f"{type(exc).__name__}: {exc}" if exc is not None else "no confirm")
-        self._dirty = True
-        report = self._reconcile_locked(own=order, closing=closing)
-        fills = tuple(f for f in report["fills"]  # type: ignore[attr-defined]
-                      if f.deal_reference == order.deal_reference)
-        if fills:
-            return OrderResult(order, OrderStatus.FILLED, "SUCCESS", fills[-1].deal_id, fills[-1].price, fills)
-        with self._lock:
-            for wid, (wo, o) in self._book.working.items():
-                if o is order:
-                    return OrderResult(order, OrderStatus.WORKING, "SUCCESS", wid, wo.level)
-        if report.get("error"):
-            return _reject(order, f"UNKNOWN_OUTCOME: {report['error']}")
-        return _reject(order, f"ERROR: {type(exc).__name__}: {exc}" if exc is not None else "UNKNOWN")
-
-
     # -- positions and orders ------------------------------------------------------------------------------
     def close_position(self, deal_id: str, size: float | None = None, *, reason: str = "manual") -> OrderResult:
         """Close (part of) a position now at IG's market price."""
@@ -438,7 +285,7 @@ class IGBroker(BookKeeping):
             with self._lock:
                 pos = self._book.positions.get(deal_id)
             if pos is None:
-                result = _reject(_placeholder(deal_id, reason), "POSITION_NOT_FOUND")
+                result = reject(placeholder(deal_id, reason), "POSITION_NOT_FOUND")
             else:
                 order = Order(pos.epic, pos.direction.opposite(), pos.size if size is None else size,
                               close_deal_id=deal_id, reason=reason)
@@ -447,7 +294,7 @@ class IGBroker(BookKeeping):
                     result = self._submit(order)
                 except Exception as exc:  # never kill the engine
                     log.exception("IG broker: close of %s failed", deal_id)
-                    result = _reject(order, f"ERROR: {type(exc).__name__}: {exc}")
+                    result = reject(order, f"ERROR: {type(exc).__name__}: {exc}")
         self._flush()
         return result
 
@@ -462,7 +309,7 @@ class IGBroker(BookKeeping):
                 if pos is not None:
                     self._busy.add(deal_id)
             if pos is None:
-                return _reject(_placeholder(deal_id, "amend"), "POSITION_NOT_FOUND")
+                return reject(placeholder(deal_id, "amend"), "POSITION_NOT_FOUND")
             order = Order(pos.epic, pos.direction, pos.size, reason="amend")
             stop = pos.stop_level if stop_level is None else stop_level
             limit = pos.limit_level if limit_level is None else limit_level
@@ -483,7 +330,7 @@ class IGBroker(BookKeeping):
                 result = self._deal(order, call, apply)
             except Exception as exc:  # never kill the engine
                 log.exception("IG broker: amend of %s failed", deal_id)
-                result = _reject(order, f"ERROR: {type(exc).__name__}: {exc}")
+                result = reject(order, f"ERROR: {type(exc).__name__}: {exc}")
             finally:
                 with self._lock:
                     self._busy.discard(deal_id)
@@ -503,7 +350,7 @@ class IGBroker(BookKeeping):
             if found is not None:
                 self._busy.add(deal_id)
         if found is None:
-            return _reject(_placeholder(deal_id, "cancel"), "ORDER_NOT_FOUND")
+            return reject(placeholder(deal_id, "cancel"), "ORDER_NOT_FOUND")
         wo, order = found
 
         def call(wait: bool) -> Confirm:
@@ -517,7 +364,7 @@ class IGBroker(BookKeeping):
             result = self._deal(order, call, apply)
         except Exception as exc:  # never kill the engine
             log.exception("IG broker: delete of working order %s failed", deal_id)
-            result = _reject(order, f"ERROR: {type(exc).__name__}: {exc}")
+            result = reject(order, f"ERROR: {type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._busy.discard(deal_id)
@@ -555,7 +402,7 @@ class IGBroker(BookKeeping):
                     results.append(self._close(order, pos, pos.size, reason))
                 except Exception as exc:  # keep closing the others
                     log.exception("IG broker: flatten could not close %s", pos.deal_id)
-                    results.append(_reject(order, f"ERROR: {type(exc).__name__}: {exc}"))
+                    results.append(reject(order, f"ERROR: {type(exc).__name__}: {exc}"))
         self._flush()
         return results
 
@@ -564,16 +411,3 @@ class IGBroker(BookKeeping):
             return (f"IGBroker({self.client.base_url!r}, positions={len(self._book.positions)}, "
                     f"working={len(self._book.working)}, stream={'yes' if self._stream is not None else 'no'})")
 
-
-def _points(distance: float, point: float) -> float:
-    """A distance in price units → IG points (rounded off float noise)."""
-    return round(distance / point, 6)
-
-
-def _reject(order: Order, reason: str, deal_id: str | None = None) -> OrderResult:
-    return OrderResult(order, OrderStatus.REJECTED, reason, deal_id)
-
-
-def _placeholder(deal_id: str, reason: str) -> Order:
-    """An order record for an answer about an unknown deal id (the result must carry an order)."""
-    return Order("?", Direction.BUY, 1.0, close_deal_id=deal_id, reason=reason)
