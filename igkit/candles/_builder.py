@@ -38,6 +38,7 @@ _NEVER = -(1 << 63)  # below every int64 timestamp: no bar yet
 _SMALL_BATCH = 64  # update_many: below this many ticks a plain loop beats the vectorised path
 _NUMPY_CLOSE = 48  # bars with at least this many ticks are reduced in numpy when they close
 _pack = struct.pack
+_new_candle = tuple.__new__
 _max_at = np.maximum.reduceat
 _min_at = np.minimum.reduceat
 _max = np.maximum.reduce
@@ -120,9 +121,9 @@ class CandleBuilder:
         else:
             s = list(map(add, b, a))
             if math.isfinite(sum(s)):  # NaN/±inf anywhere poisons the sum (prices never overflow it)
-                return Candle(self._start, float(b[0]), float(max(b)), float(min(b)), float(b[-1]),
-                              float(a[0]), float(max(a)), float(min(a)), float(a[-1]),
-                              s[0] / 2, max(s) / 2, min(s) / 2, s[-1] / 2, n)
+                # tuple.__new__ skips NamedTuple's Python-level __new__ (~0.2 µs of a ~2 µs close)
+                return _new_candle(Candle, (self._start, b[0], max(b), min(b), b[-1], a[0], max(a), min(a),
+                                            a[-1], s[0] / 2, max(s) / 2, min(s) / 2, s[-1] / 2, n))
         return self._build_dropping_invalid()
 
     def _build_dropping_invalid(self) -> Candle | None:
