@@ -14,7 +14,7 @@ import pytest
 from igkit.backtest import backtest
 from igkit.errors import DataError
 from igkit.history import random_candles
-from igkit.strategy import BollingerBands, ParamError, SmaCross
+from igkit.strategy import BollingerBands, Param, ParamError, SmaCross, Strategy
 from igkit.sweep import ENV_SCHEDULER, expand_grid, heatmap, local_cluster, sweep
 
 GRID = {"fast": [3, 5, 8, 13], "slow": [5, 13, 21]}
@@ -77,6 +77,27 @@ def test_one_and_two_workers_give_the_serial_table(
     pd.testing.assert_frame_equal(one, serial)
     pd.testing.assert_frame_equal(two, serial)
     assert two.attrs["skipped"] == serial.attrs["skipped"]
+
+
+def test_a_class_defined_in_a_function_travels_to_workers(
+    candles: pd.DataFrame, one_worker_cluster: object
+) -> None:
+    """As a notebook's classes do: not importable by name, so cloudpickle sends it by value."""
+
+    class Breakout(Strategy):
+        window = Param(20, min=2)
+
+        def signals(self, c: pd.DataFrame) -> pd.Series:
+            close = c["mid_close"]
+            prev_high = close.rolling(self.window).max().shift(1)
+            prev_low = close.rolling(self.window).min().shift(1)
+            return self.to_signals((close > prev_high).astype(int) - (close < prev_low).astype(int), c)
+
+    address = one_worker_cluster.scheduler_address  # type: ignore[attr-defined]
+    remote = sweep(Breakout, {"window": [5, 10, 1]}, candles, scheduler=address, progress=False)
+    local = sweep(Breakout, {"window": [5, 10, 1]}, candles, scheduler="sync", progress=False)
+    pd.testing.assert_frame_equal(remote, local)
+    assert remote["window"].tolist() == [5, 10] and remote.attrs["skipped"] == 1
 
 
 def test_config_supplies_the_scheduler(candles: pd.DataFrame, serial: pd.DataFrame,
