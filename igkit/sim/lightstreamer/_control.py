@@ -30,10 +30,16 @@ def _int(text: str | None, default: int) -> int:
 
 
 def handle(
-    server: LSServer, conn: Any, sess: Session, p: dict[str, str], reply: Callable[[str], None] | None = None
+    server: LSServer,
+    conn: Any,
+    sess: Session,
+    p: dict[str, str],
+    reply: Callable[[str], None] | None = None,
+    *,
+    force_ack: bool = False,
 ) -> None:
-    """Apply one control request ``p`` to ``sess``."""
-    ack = reply is not None or p.get("LS_ack", "true") != "false"
+    """Apply one control request ``p`` to ``sess`` (``force_ack``: answer REQOK even with LS_ack=false)."""
+    ack = force_ack or p.get("LS_ack", "true") != "false"
     if reply is None:
 
         def reply(line: str) -> None:

@@ -60,7 +60,7 @@ def add_routes(app: web.Application, server: LSServer) -> None:
             return _txt("\r\n".join(f"REQERR,{r.get('LS_reqId', '0')},20,session%20not%20found" for r in requests))
         out: list[str] = []
         for r in requests:
-            server._control(sess.conn, sess, r, out.append)
+            server._control(sess.conn, sess, r, out.append, force_ack=True)
         return _txt("\r\n".join(out) if out else "REQOK")
 
     async def heartbeat(request: web.Request) -> web.Response:

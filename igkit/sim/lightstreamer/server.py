@@ -333,11 +333,14 @@ class LSServer:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         elif verb == "control":
-            if conn.session is None or conn.session.closed:
+            # between two WS-POLLING polls the socket carries no session, yet still takes its requests
+            sess = conn.session or self._sessions.get(conn.last_session)
+            if sess is None or sess.closed:
                 conn.send("ERROR,11," + encode_message("control request without a bound session"))
             else:
+                reply = None if conn.session is sess else conn.send  # REQOK/REQERR straight on the socket
                 for p in req.params:
-                    self._control(conn, conn.session, p)
+                    self._control(conn, sess, p, reply)
         elif verb in ("heartbeat", "msg"):  # no reverse heartbeats or client messages in IG's use
             pass
         else:
@@ -455,9 +458,15 @@ class LSServer:
 
     # -- control requests (see _control.py) -------------------------------------------------------------
     def _control(
-        self, conn: _Conn, sess: Session, p: dict[str, str], reply: Callable[[str], None] | None = None
+        self,
+        conn: _Conn | None,
+        sess: Session,
+        p: dict[str, str],
+        reply: Callable[[str], None] | None = None,
+        *,
+        force_ack: bool = False,
     ) -> None:
-        _control.handle(self, conn, sess, p, reply)
+        _control.handle(self, conn, sess, p, reply, force_ack=force_ack)
 
     def _snapshot(self, sess: Session, table: Table, idx: int, item: str, src: ItemSource) -> None:
         if table.mode == "DISTINCT":
