@@ -267,3 +267,24 @@ def test_bad_arguments_fail_clearly(tmp_path) -> None:
         make(tmp_path, freq="0s")
     with pytest.raises(ConfigError, match="history_bars"):
         make(tmp_path, history_bars=3)
+
+
+def test_an_observer_may_kill_from_inside_an_update(tmp_path) -> None:
+    """A user rule in an observer ("kill when equity drops") runs on the engine thread inside an update:
+    calling kill() there must not deadlock."""
+    engine, _feed, broker = make(tmp_path, speed=1200.0, duration=None, strategy=SmaCross(fast=1, slow=2))
+
+    def rule(change: dict) -> None:
+        if engine.state.positions and engine.status is EngineStatus.RUNNING:
+            engine.kill("observer rule")
+
+    engine.state.observe(rule, "version")
+    try:
+        engine.start()
+        wait_for(lambda: engine.state.status is EngineStatus.HALTED, what="HALTED by the observer")
+        wait_for(lambda: not broker.positions(), timeout=2, what="flat")
+        assert engine.state.status_detail == "kill: observer rule"
+        ticks = engine.ticks
+        wait_for(lambda: engine.ticks > ticks + 200, what="the engine thread still running")
+    finally:
+        engine.stop()

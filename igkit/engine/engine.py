@@ -143,7 +143,7 @@ class LiveEngine(TradingLoop):
         self._halted = False
         self._trade_lock = threading.Lock()  # order submission vs kill()
         self._life_lock = threading.RLock()  # start/stop
-        self._pub_lock = threading.Lock()
+        self._pub_lock = threading.RLock()  # an observer may call kill() while an update is being applied
         self._events_lock = threading.Lock()
         self._stop_evt = threading.Event()
         self._thread: threading.Thread | None = None
