@@ -173,7 +173,7 @@ class CandleBuilder:
         a = _price_array(ask, "ask")
         n = ts.shape[0]
         if not n == b.shape[0] == a.shape[0]:
-            raise DataError(f"ts_ns, bid and ask must have the same length, got {n}, {b.shape[0]}, "
+            raise DataError(f"ts, bid and ask must have the same length, got {n}, {b.shape[0]}, "
                             f"{a.shape[0]}")
         if n < _SMALL_BATCH:
             return self._update_loop(ts, b, a)
@@ -190,12 +190,9 @@ class CandleBuilder:
 
     def _update_vectorised(self, ts: np.ndarray, b: np.ndarray, a: np.ndarray) -> list[Candle]:
         f = self._f
-        if self._b:
-            floor = self._start // f  # the open bar: older bars are late
-        elif self._start != _NEVER:
-            floor = self._start // f  # flushed: _start = the flushed bar's end = next bar id
-        else:
-            floor = _NEVER // f
+        # Bars older than this are late: the open bar's, or after a flush the one after the flushed
+        # bar (_start = its end), or before any tick a bar below every timestamp (_start = _NEVER).
+        floor = self._start // f
         r, late = _reduce(ts, b, a, f, floor)
         if r is not None and not all(np.isfinite(col).all() for col in (r.bid_high, r.bid_low, r.ask_high,
                                                                           r.ask_low, r.s_high, r.s_low)):
