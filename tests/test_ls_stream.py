@@ -277,6 +277,19 @@ def test_lost_session_resubscribes_and_reports_the_gap(
         assert received(hub, epic) == sent_ticks(env.server, epic, new_sid)
 
 
+def test_server_overflow_is_counted_and_reported_as_a_gap(env: Env, make_client: Callable[..., StreamingClient]):
+    epic = EPICS[12]
+    client, hub, sub, gaps = _ticks_setup(env, make_client, [epic])
+    env.server.publish(tick_item(epic), {"BID": "1.1", "OFR": "1.2", "UTM": "1700000000777"})
+    assert wait(lambda: hub.buffer(epic).total == 1)
+    assert env.server.overflow(tick_item(epic), 7) == 1
+    assert wait(lambda: sub.stats["lost"] == 7)
+    assert gaps == [(epic, 1_700_000_000_777_000_000)]  # backfill from the last tick received
+    _burst_all(env, [epic], 3)  # the feed goes on
+    assert wait(lambda: hub.buffer(epic).total == 4)
+    assert client.connected and sub.stats["resubscribed"] == 0
+
+
 def test_unknown_line_is_ignored_and_the_feed_goes_on(env: Env, make_client: Callable[..., StreamingClient]):
     epic = EPICS[5]
     client, hub, _, _ = _ticks_setup(env, make_client, [epic])

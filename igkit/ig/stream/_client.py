@@ -296,7 +296,8 @@ class StreamingClient:
         ``incomplete``; ticks the buffer refuses (crossed, non-positive) as ``refused`` (the buffer
         records why). ``on_gap(epic, last_ts_ns)`` is called (on the library's thread) when an epic is
         subscribed again after the server lost it (a new session after ``END`` or ``CONERR,20``, or
-        a disconnect/connect): ticks after ``last_ts_ns`` may be missing and should be backfilled.
+        a disconnect/connect), or when the server reports dropped updates (``OV``, counted in
+        ``stats["lost"]``): ticks after ``last_ts_ns`` may be missing and should be backfilled.
         After a full session recovery nothing is lost and no gap is reported.
 
         The listener thread is the only writer of these buffers while subscribed (TickBuffer's rule).

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 #: handler(item_name, item_update) called for every update; raises only on a bug or malformed data
 UpdateHandler = Callable[[str, Any], None]
-#: gap hook: called with the item name when it is subscribed again after being lost
+#: gap hook: called with the item name when updates of it were lost (subscribed again after the
+#: session was lost, or the server reported dropped updates with ``OV``)
 ItemGapHandler = Callable[[str], None]
 
 
@@ -56,7 +57,7 @@ class _ItemListener(SubscriptionListener):
                 log.warning("stream %s: update for %s not handled: %s", owner.kind, self.item, exc)
 
     def onItemLostUpdates(self, itemName: str | None, itemPos: int, lostUpdates: int) -> None:
-        self.owner.stats["lost"] += int(lostUpdates)
+        self.owner._on_lost(self.item, int(lostUpdates))
 
     def onEndOfSnapshot(self, itemName: str | None, itemPos: int) -> None:
         self.owner.stats["end_of_snapshot"] += 1
@@ -128,6 +129,15 @@ class StreamSubscription:
                 self.stats["resubscribed"] += 1
             self._cond.notify_all()
         if again and self._on_gap is not None:
+            try:
+                self._on_gap(item)
+            except Exception:
+                log.exception("stream %s: gap handler failed for %s", self.kind, item)
+
+    def _on_lost(self, item: str, n: int) -> None:
+        self.stats["lost"] += n
+        log.warning("stream %s: the server dropped %d update(s) of %s", self.kind, n, item)
+        if self._on_gap is not None:
             try:
                 self._on_gap(item)
             except Exception:

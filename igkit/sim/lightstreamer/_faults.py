@@ -17,7 +17,7 @@ from igkit.sim.lightstreamer.protocol import encode_message
 if TYPE_CHECKING:
     from igkit.sim.lightstreamer.server import LSServer
 
-__all__ = ["DROP_KINDS", "MALFORMED_KINDS", "burst", "drop", "expire_credentials", "send_malformed"]
+__all__ = ["DROP_KINDS", "MALFORMED_KINDS", "burst", "drop", "expire_credentials", "overflow", "send_malformed"]
 
 DROP_KINDS = ("abort", "close", "end", "stall")
 #: ``unknown``: a line with no TLCP meaning (the client ignores it, the feed goes on);
@@ -99,6 +99,23 @@ def expire_credentials(server: LSServer) -> int:
         olds = {s.password for s in server._sessions.values()}
         server._expired |= olds
         return len(olds)
+
+    return server._call(apply)
+
+
+def overflow(server: LSServer, item: str, lost: int) -> int:
+    """Tell every session subscribed to ``item`` that ``lost`` updates were dropped (``OV`` line, as a
+    server does for a client too slow for its buffer); returns the number of tables told."""
+    if lost <= 0:
+        raise StreamError(f"LSServer.overflow({item!r}): lost must be positive, got {lost}")
+
+    def apply() -> int:
+        hit = 0
+        for sess in server._sessions.values():
+            for table, idx in sess.by_item.get(item, ()):
+                server._emit(sess, f"OV,{table.sub_id},{idx + 1},{lost}")
+                hit += 1
+        return hit
 
     return server._call(apply)
 

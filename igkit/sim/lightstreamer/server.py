@@ -174,6 +174,10 @@ class LSServer:
         """Expire current sessions' passwords: later creates get ``CONERR,1``, binds ``CONERR,20``."""
         return _faults.expire_credentials(self)
 
+    def overflow(self, item: str, lost: int) -> int:
+        """Send ``OV`` (``lost`` updates dropped) to every table subscribed to ``item``."""
+        return _faults.overflow(self, item, lost)
+
     def burst(self, item: str, n: int, make: Callable[[int], Mapping[str, str | None]] | None = None) -> None:
         """Publish ``n`` updates for ``item`` at once (values from ``make(i)`` or ``backend.make_update``)."""
         _faults.burst(self, item, n, make)
