@@ -5,9 +5,11 @@ trigger on the simulator's side and are discovered by polling, rejections, lost 
 deal), flatten from another thread, reconciliation after changes behind the broker's back, the account,
 and confirms from TRADE events.
 
-The TRADE-event tests feed the simulator's own CONFIRMS/OPU/WOU records through the real
-``igkit.ig.stream.parse_trade`` into ``IGBroker.on_trade_event``: the Lightstreamer transport itself is
-covered by tests/test_ls_stream.py, and IGSimulator does not serve its dealing events over Lightstreamer.
+TRADE events: IGSimulator does not itself publish its dealing events over Lightstreamer, so the last
+test mounts the Lightstreamer simulator on the IG simulator's app and relays the simulator's own
+CONFIRMS/OPU/WOU records to ``TRADE:<accountId>``; the broker subscribes through the real
+``StreamingClient`` (lightstreamer-client-lib). Two lighter tests hand the same records, parsed by the real
+``igkit.ig.stream.parse_trade``, straight to ``IGBroker.on_trade_event``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from _ig_sim import EPIC, logged_in_client, make_client, run_sim, sim_calls
 
 from igkit.broker import Broker, IGBroker, PaperBroker
 from igkit.ig import IGClient
-from igkit.ig.stream import parse_trade
-from igkit.sim import IGSimulator
+from igkit.ig.stream import StreamingClient, parse_trade
+from igkit.sim import IGSimulator, SimEvent
+from igkit.sim.lightstreamer import LSServer, install_lightstreamer
+from igkit.sim.lightstreamer.ig_items import IGStreamBackend
 from igkit.types import AccountState, Direction, Fill, Order, OrderResult, OrderStatus, OrderType, Position
 
 pytestmark = pytest.mark.timeout(60)
@@ -392,3 +396,47 @@ def test_missing_streamed_confirm_falls_back_to_rest(sim: IGSimulator, client: I
     finally:
         unsubscribe()
         b.stop()
+
+
+def test_attached_lightstreamer_trade_stream_gives_confirms_and_triggers(rec: Recorder) -> None:
+    servers: list[LSServer] = []
+
+    def mount(app: object, sim: IGSimulator) -> None:
+        backend = IGStreamBackend(lambda epic: True, lambda acc: True, sim.check_stream_credentials)
+        servers.append(install_lightstreamer(app, backend, keepalive_ms=1000))  # type: ignore[arg-type]
+
+    names = {"CONFIRM": "CONFIRMS", "OPU": "OPU", "WOU": "WOU"}
+    with IGSimulator(seed=0, always_open=True, app_hooks=[mount]) as sim:
+        [ls] = servers
+
+        def relay(ev: SimEvent) -> None:
+            if ev.kind in names:
+                ls.publish(f"TRADE:{ev.account_id}", {names[ev.kind]: json.dumps(ev.data)})
+
+        unsubscribe = sim.subscribe(relay)
+        client = make_client(sim)
+        client.login(sim.username, sim.password)
+        stream = StreamingClient.from_credentials(client.streaming_credentials(), stalled_timeout_ms=500,
+                                                  reconnect_timeout_ms=500, keepalive_ms=1000)
+        stream.connect(timeout=10)
+        b = IGBroker(client, confirm_source=stream, poll_interval=None, stream_timeout=5.0)
+        b.add_listener(rec)
+        try:
+            b.start()
+            assert b.streaming
+            trade = f"TRADE:{sim.account_id}"
+            assert ls.wait_until(lambda: trade in ls.subscribed_items(), timeout=10)
+            fix_price(sim, 1.15)
+            order = Order(EPIC, SELL, 1.0, limit_distance=20 * PIP)
+            r = b.submit(order)
+            assert r.status is OrderStatus.FILLED
+            assert sim_calls(sim, "GET", f"/confirms/{order.deal_reference}") == []  # confirmed by the stream
+            [pos] = b.positions()
+            fix_price(sim, round((pos.limit_level or 0) - 2 * PIP, 5))
+            [f] = poll_until(b, sim, lambda: b.positions() == [])
+            assert (f.reason, f.opening) == ("limit", False)
+        finally:
+            b.stop()
+            unsubscribe()
+            stream.close()
+            client.close()
