@@ -170,6 +170,9 @@ def test_sizing_callable_against_reference() -> None:
                         else 1.0 + (a[1] % 3), stop=stop)
         assert_matches(result, ref)
         assert seen and all(d in (-1, 1) and sd == stop for _, d, sd in seen)
+        targets = np.concatenate(([0], s.signals(candles).to_numpy()[:-1]))
+        asked = [i for i in range(1, len(targets)) if targets[i] != targets[i - 1] and targets[i] != 0]
+        assert [i for i, _, _ in seen] == asked  # asked once per entry the strategy wants, in order
         assert set(result.trades["size"]) <= {1.0, 2.0, 3.0}
         assert not (result.trades["entry_bar"] % 7 == 0).any()
 

@@ -106,18 +106,23 @@ def _vectorised(
     slip: float,
     sizing: Callable[..., float] | None,
 ) -> Trades:
-    """No stop, no take-profit: the position at bar i is ``target[i]``."""
+    """No stop, no take-profit: the position at bar i is ``target[i]`` (0 where sizing skipped the entry)."""
     n = target.shape[0]
     change = np.flatnonzero(target[1:] != target[:-1]) + 1
-    before = target[change - 1]
-    after = target[change]
-    ebars = change[after != 0]
-    edirs = after[after != 0]
+    seg = target[change]  # the target from each change to the next
+    opens = np.flatnonzero(seg)
+    sizes = _sizes(sizing, size, candles, change[opens], seg[opens], None)
+    if sizing is not None and (sizes <= 0).any():  # skipped entries: flat until the target changes
+        seg = seg.copy()
+        seg[opens[sizes <= 0]] = 0
+        sizes = sizes[sizes > 0]
+    before = np.empty_like(seg)  # the target before each change (0 before the first)
+    before[:1] = 0
+    before[1:] = seg[:-1]
+    ebars = change[seg != 0]
+    edirs = seg[seg != 0]
     xbars = change[before != 0]
     xdirs = before[before != 0]
-    sizes = _sizes(sizing, size, candles, ebars, edirs, None)
-    if sizing is not None and (sizes <= 0).any():  # skipped entries: fall back to the exact loop
-        return _loop(target, p, candles, size, slip, None, None, sizing)
     entry_price = np.where(edirs > 0, p.ask_open[ebars] + slip, p.bid_open[ebars] - slip)
     held = np.empty(ebars.shape[0], dtype=np.int64)
     exit_price = np.empty(ebars.shape[0])
