@@ -288,3 +288,59 @@ def test_an_observer_may_kill_from_inside_an_update(tmp_path) -> None:
         wait_for(lambda: engine.ticks > ticks + 200, what="the engine thread still running")
     finally:
         engine.stop()
+
+
+class FlakyBroker(PaperBroker):
+    """A paper broker whose ``submit`` raises for the first ``failures`` orders (a broker/network fault)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(balance=10_000.0)
+        self.failures = failures
+
+    def submit(self, order):  # type: ignore[no-untyped-def]
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError(f"gateway unreachable for {order.deal_reference}")
+        return super().submit(order)
+
+
+def test_a_broker_exception_on_one_order_is_logged_audited_shown_not_fatal(tmp_path) -> None:
+    hub = TickHub()
+    feed = DemoFeed(hub, EPICS, seed=3, tick_rate=4.0, speed=None, start=START, duration=2 * 3600)
+    broker = FlakyBroker(failures=1)
+    engine = LiveEngine(None, feed=feed, strategy=SmaCross(fast=2, slow=5), broker=broker,
+                        risk=RiskManager(RiskLimits(size=1.0), broker=broker), hub=hub, freq="1min", size=1.0,
+                        audit_path=str(tmp_path / "audit.jsonl"))
+    engine.start()
+    assert feed.join(60)
+    wait_for(lambda: engine.ticks == feed.pushed, what="drained")
+    engine.stop()
+    (err,) = [e for e in engine.state.errors if e.where == "broker"]
+    assert "gateway unreachable" in err.message and "ConnectionError" in err.traceback
+    assert engine.state.status is EngineStatus.STOPPED  # not ERROR: trading went on
+    assert len(engine.fills) > 4  # later orders filled
+    failed = [r for r in engine.orders if r.reason == "ERROR: ConnectionError"]
+    assert len(failed) == 1
+    recs = read_audit(tmp_path / "audit.jsonl")
+    errors = [r for r in recs if r["kind"] == "error"]
+    assert len(errors) == 1 and errors[0]["where"] == "broker" and "gateway unreachable" in errors[0]["message"]
+    ref = failed[0].order.deal_reference
+    assert [r["status"] for r in recs if r["kind"] == "confirm" and r["deal_reference"] == ref] == ["REJECTED"]
+
+
+def test_risk_refusals_block_orders_and_are_audited_as_risk(tmp_path) -> None:
+    limits = RiskLimits(size=1.0, max_order_size=10, max_position=0.5, max_daily_loss=1_000)
+    engine, feed, broker = make(tmp_path, limits=limits, duration=2 * 3600)
+    engine.start()
+    assert feed.join(60)
+    wait_for(lambda: engine.ticks == feed.pushed, what="drained")
+    engine.stop()
+    assert engine.fills == [] and broker.positions() == []
+    assert engine.state.status is EngineStatus.STOPPED
+    refused = [r for r in engine.orders if r.reason == "MAX_POSITION"]
+    assert refused and all(r.status.value == "REJECTED" for r in refused)
+    recs = read_audit(tmp_path / "audit.jsonl")
+    risk = [r for r in recs if r["kind"] == "risk"]
+    assert risk and all(not r["ok"] and r["rule"] == "MAX_POSITION" and "0.5" in r["message"] for r in risk)
+    assert not [r for r in recs if r["kind"] in ("order", "confirm", "fill")]
+    assert engine.state.risk["last_refusal"]["rule"] == "MAX_POSITION"

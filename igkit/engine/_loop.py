@@ -167,7 +167,7 @@ class TradingLoop:
             self.audit.write("risk", epic=order.epic, deal_reference=order.deal_reference, ok=ok, rule=rule,
                              message=message)
             if not ok:
-                self._record(OrderResult(order, OrderStatus.REJECTED, rule or "RISK"))
+                self._record(OrderResult(order, OrderStatus.REJECTED, rule or "RISK"), confirm=False)
                 if rule == "MAX_DAILY_LOSS" or getattr(self.risk, "halted", False):
                     self._halt_from_risk(rule, message)
                     return
@@ -200,8 +200,11 @@ class TradingLoop:
             record(result, now_ns=now_ns)  # the orders-per-minute window
         self._record(result)
 
-    def _record(self, result: OrderResult) -> None:
-        self.audit.write("confirm", **result_fields(result))
+    def _record(self, result: OrderResult, *, confirm: bool = True) -> None:
+        """Keep an order's outcome for the state; ``confirm``: the broker's answer, audited as such (a risk
+        refusal is already audited as a ``risk`` record)."""
+        if confirm:
+            self.audit.write("confirm", **result_fields(result))
         with self._events_lock:
             self.orders.append(result)
         self._dirty = True
