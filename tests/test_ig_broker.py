@@ -171,6 +171,42 @@ def test_reversal_nets_like_the_paper_broker(sim: IGSimulator, broker: IGBroker)
     assert len(posts) == 6 and len(closes) == 1  # the order with stops closed explicitly first
 
 
+def test_amend_and_close_position(sim: IGSimulator, client: IGClient, broker: IGBroker) -> None:
+    bid, _ = fix_price(sim, 1.15)
+    r = broker.submit(Order(EPIC, BUY, 2.0))
+    deal = r.deal_id or ""
+    stop = round(bid - 30 * PIP, 5)
+    a = broker.amend_position(deal, stop_level=stop)
+    assert a.status is OrderStatus.ACCEPTED
+    limit = round(bid + 40 * PIP, 5)
+    assert broker.amend_position(deal, limit_level=limit).ok  # the stop is sent along, not dropped
+    ig_pos = client.position(deal).position
+    assert (ig_pos.stop_level, ig_pos.limit_level) == (stop, limit)
+    [pos] = broker.positions()
+    assert (pos.stop_level, pos.limit_level) == (stop, limit)
+    wrong = broker.amend_position(deal, stop_level=round(bid + 10 * PIP, 5))  # above the bid for a long
+    assert (wrong.status, wrong.reason) == (OrderStatus.REJECTED, "ATTACHED_ORDER_LEVEL_ERROR")
+    assert broker.positions()[0].stop_level == stop
+    assert broker.amend_position("NOPE123", stop_level=1.0).reason == "POSITION_NOT_FOUND"
+
+    part = broker.close_position(deal, 1.0)
+    [f] = part.fills
+    assert (f.reason, f.size, f.opening, f.price) == ("close", 1.0, False, bid)
+    assert [p.size for p in sim.positions()] == [1.0] and broker.net_position(EPIC) == 1.0
+    assert broker.close_position(deal).status is OrderStatus.FILLED
+    assert sim.positions() == [] and broker.positions() == []
+
+
+def test_rules_from_ig_market_details(client: IGClient, broker: IGBroker) -> None:
+    m = client.market(EPIC)
+    r = broker.rules(EPIC)
+    assert m.dealing_rules.min_deal_size is not None and m.dealing_rules.min_normal_stop_or_limit_distance
+    assert r.min_deal_size == m.dealing_rules.min_deal_size.value
+    assert r.min_stop_distance == pytest.approx((m.dealing_rules.min_normal_stop_or_limit_distance.value or 0) * PIP)
+    assert r.value_per_point == float(m.instrument.contract_size or 0) and r.pip == PIP
+    assert IGBroker(client, value_per_point=2.5).rules(EPIC).value_per_point == 2.5
+
+
 # -- IG-side triggers --------------------------------------------------------------------------------------
 def test_stop_and_limit_trigger_on_ig_and_are_found_by_polling(sim: IGSimulator, broker: IGBroker,
                                                                rec: Recorder) -> None:
@@ -196,6 +232,19 @@ def test_stop_and_limit_trigger_on_ig_and_are_found_by_polling(sim: IGSimulator,
     [g] = poll_until(broker, sim, lambda: broker.positions() == [])
     assert (g.reason, g.opening, g.direction) == ("limit", False, BUY)
     assert g.price == sim.quote(EPIC)[1]  # a short closes at the ask
+
+
+def test_trailing_stop_follows_on_ig_and_its_close_is_found(sim: IGSimulator, broker: IGBroker) -> None:
+    _, ask = fix_price(sim, 1.15)
+    broker.submit(Order(EPIC, BUY, 1.0, stop_distance=20 * PIP, trailing_stop=True))
+    [pos] = broker.positions()
+    assert pos.trailing_distance == pytest.approx(20 * PIP) and pos.stop_level == pytest.approx(ask - 20 * PIP)
+    fix_price(sim, 1.16)  # IG moves the stop up behind the price
+    poll_until(broker, sim, lambda: (broker.positions()[0].stop_level or 0) > pos.stop_level)  # type: ignore[operator]
+    assert broker.positions()[0].stop_level == pytest.approx(1.16 - 20 * PIP)
+    fix_price(sim, 1.155)
+    [f] = poll_until(broker, sim, lambda: broker.positions() == [])
+    assert (f.reason, f.price, f.opening) == ("trailing_stop", 1.155, False)
 
 
 def test_working_orders_create_cancel_and_fill(sim: IGSimulator, broker: IGBroker, rec: Recorder) -> None:

@@ -62,7 +62,7 @@ class BookKeeping:
     _events: list[tuple[str, object]]
     _recent_refs: deque[str]
     _busy: set[str]
-    _info_cache: dict[str, tuple[float, float]]
+    _info_cache: dict[str, tuple[float, float, InstrumentRules]]
     _box: ConfirmBox
     _dirty: bool
     _last_sync: float
@@ -123,35 +123,54 @@ class BookKeeping:
         return AccountState(bal, bal + upl, margin, avail, upl, self._realized, chosen.currency or self.currency or "")
 
     # -- instrument facts ----------------------------------------------------------------------------------
-    def _info(self, epic: str) -> tuple[float, float]:
-        """(price value of one IG point, default value per point) of ``epic``, read once from IG."""
+    def rules(self, epic: str) -> InstrumentRules:
+        """``epic``'s dealing rules as IG states them (``GET /markets/{epic}``, read once): minimum size,
+        minimum stop/limit distance in price units, margin factor, and this broker's value per point. The
+        risk manager uses it; the catalog's rules if IG cannot be read."""
+        return self._info(epic)[2]
+
+    def _info(self, epic: str) -> tuple[float, float, InstrumentRules]:
+        """(price value of one IG point, contract size, rules) of ``epic``, read once from IG."""
         with self._lock:
             got = self._info_cache.get(epic)
         if got is not None:
             return got
+        base = InstrumentRules.for_epic(epic)
         point: float | None = None
         contract: float | None = None
+        changes: dict[str, float] = {}
         try:
             m = self.client.market(epic)
             pip = _first_number(m.instrument.one_pip_means)
-            scale = m.snapshot.scaling_factor or 1.0
-            point = pip * scale if pip else None
+            point = pip * (m.snapshot.scaling_factor or 1.0) if pip else None
             contract = _first_number(m.instrument.contract_size)
+            dr = m.dealing_rules
+            if dr.min_deal_size is not None and dr.min_deal_size.value is not None:
+                changes["min_deal_size"] = float(dr.min_deal_size.value)
+            stop = dr.min_normal_stop_or_limit_distance
+            if stop is not None and stop.value is not None and (stop.unit or "").upper() == "POINTS" and point:
+                changes["min_stop_distance"] = float(stop.value) * point
+            if m.instrument.margin_factor is not None and (m.instrument.margin_factor_unit or "").upper() in (
+                    "PERCENTAGE", ""):
+                changes["margin_factor"] = float(m.instrument.margin_factor)
         except IGError as exc:
-            log.warning("IG broker: GET /markets/%s failed (%s): the catalog's pip is used", epic, exc)
+            log.warning("IG broker: GET /markets/%s failed (%s): the catalog's rules are used", epic, exc)
         if point is None:
-            point = InstrumentRules.for_epic(epic).pip or 1.0
-        got = (float(point), float(contract or 1.0))
+            point = base.pip or 1.0
+        vpp = self._vpp
+        if isinstance(vpp, int | float):
+            value = float(vpp)
+        elif vpp is not None and epic in vpp:
+            value = float(vpp[epic])
+        else:
+            value = float(contract or 1.0)
+        rules = replace(base, pip=float(point), value_per_point=value, **changes)  # type: ignore[arg-type]
+        got = (float(point), value, rules)
         with self._lock:
             self._info_cache[epic] = got
         return got
 
     def _vpp_of(self, epic: str) -> float:
-        v = self._vpp
-        if isinstance(v, int | float):
-            return float(v)
-        if v is not None and epic in v:
-            return float(v[epic])
         return self._info(epic)[1]
 
     # -- TRADE stream ---------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from igkit.broker._ig_book import EPS, Book
 from igkit.broker._ig_confirms import ConfirmBox, Outcome
 from igkit.broker._ig_deal import Dealing, placeholder, reject
 from igkit.broker.base import BrokerListener
+from igkit.broker.rules import InstrumentRules
 from igkit.ig.client import IGClient
 from igkit.ig.models import Confirm
 from igkit.types import AccountState, Fill, Order, OrderResult, OrderStatus, OrderType
@@ -129,7 +130,7 @@ class IGBroker(Dealing):
         self._refs: set[str] = set()  # every reference ever sent: never twice
         self._recent_refs: deque[str] = deque(maxlen=200)  # own deals: their stream updates are expected
         self._busy: set[str] = set()  # deal ids being closed / amended / deleted by this broker
-        self._info_cache: dict[str, tuple[float, float]] = {}
+        self._info_cache: dict[str, tuple[float, float, InstrumentRules]] = {}
         self._box = ConfirmBox()
         self._stream: Any = None
         self._stream_sub: Any = None
