@@ -247,6 +247,7 @@ def test_drop_recovers_the_session_and_loses_nothing(env: Env, make_client: Call
     for epic in epics:
         assert received(hub, epic) == sent_ticks(env.server, epic, sid)
     assert client.session_id == sid and sub.stats["resubscribed"] == 0 and gaps == []
+    assert client.stats["reconnects"] == 1
 
 
 @pytest.mark.parametrize("path", ["end", "conerr20"])
@@ -439,6 +440,7 @@ def test_fallback_transports_deliver_everything_and_survive_an_abort(
     client.ls.connectionOptions.setContentLength(3000)
     client.connect()
     assert wait(lambda: client.status == f"CONNECTED:{transport}"), client.statuses
+    assert client.stats["reconnects"] == 0  # CONNECTED:STREAM-SENSING → CONNECTED:<transport> is no reconnect
     hub = TickHub(capacity=1000)
     sub = client.subscribe_ticks(epics, hub)
     assert sub.wait_subscribed(10)

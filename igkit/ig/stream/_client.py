@@ -213,11 +213,12 @@ class StreamingClient:
 
     def _on_status(self, status: str) -> None:
         with self._cond:
+            was = self._status.startswith("CONNECTED:")
             self._status = status
             self.stats["status_changes"] += 1
             self.statuses.append((time.time_ns(), status))
             del self.statuses[:-200]
-            if status.startswith("CONNECTED:"):
+            if status.startswith("CONNECTED:") and not was:  # STREAM-SENSING → WS-STREAMING is not a reconnect
                 if self._was_connected:
                     self.stats["reconnects"] += 1
                 self._was_connected = True
