@@ -26,11 +26,12 @@ import time
 import traceback
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from igkit.broker.base import Broker
 from igkit.candles import freq_to_ns
 from igkit.config import Config
 from igkit.engine._instrument import Instrument, QualityMonitor, load_history
@@ -41,6 +42,10 @@ from igkit.engine.metrics import LatencyRing, RateMeter
 from igkit.engine.state import EngineError, EngineState, EngineStatus
 from igkit.engine.trades import fills_to_trades
 from igkit.errors import ConfigError
+from igkit.feeds.base import Feed
+from igkit.risk import KillSwitch, RiskManager
+from igkit.strategy import Strategy
+from igkit.ticks import TickHub
 from igkit.types import Fill, Mode, OrderResult, Signal
 
 __all__ = ["LiveEngine"]
@@ -73,17 +78,17 @@ class LiveEngine(TradingLoop):
         self,
         config: Config | None = None,
         *,
-        feed: Any,
-        strategy: Any,
-        broker: Any,
-        risk: Any = None,
-        hub: Any = None,
+        feed: Feed,
+        strategy: Strategy,
+        broker: Broker,
+        risk: RiskManager | None = None,
+        hub: TickHub | None = None,
         instruments: Iterable[str] | None = None,
         freq: str | None = None,
         size: float | None = None,
         audit_path: str | None = None,
         history: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
-        kill_switch: Any = None,
+        kill_switch: KillSwitch | Callable[[str], Any] | None = None,
         mode: Mode | str | None = None,
         reversal: str = "net",
         history_bars: int | None = None,
@@ -120,9 +125,8 @@ class LiveEngine(TradingLoop):
         load_history(self.instruments, history)
         self.publish_interval, self.max_recent = publish_interval, max_recent
         self.audit = AuditLog(audit_path)
-        if kill_switch is None:
-            kill_switch = _default_kill_switch(broker, risk)
-        self.kill_switch = kill_switch
+        self.kill_switch: KillSwitch | Callable[[str], Any] = (
+            kill_switch if kill_switch is not None else KillSwitch(broker, risk))
         if risk is None:
             log.warning("LiveEngine: no risk manager given: orders go to the broker unchecked")
         self.state = EngineState(mode=self.mode.value, instruments=tuple(self.instruments), freq=self.freq,
@@ -251,11 +255,9 @@ class LiveEngine(TradingLoop):
             self.audit.write("kill", reason=reason, phase="fire")
             report: Any = None
             try:
-                if self.kill_switch is None:
-                    results = self._flatten("kill")
-                else:
-                    report = getattr(self.kill_switch, "fire", self.kill_switch)(reason)
-                    results = [*getattr(report, "cancelled", ()), *getattr(report, "closed", ())]
+                ks = self.kill_switch
+                report = ks.fire(reason) if isinstance(ks, KillSwitch) else ks(reason)
+                results = [*getattr(report, "cancelled", ()), *getattr(report, "closed", ())]
             except Exception as exc:
                 self._error("broker", exc)
                 results = self._flatten("kill")
@@ -343,14 +345,6 @@ class LiveEngine(TradingLoop):
     def __repr__(self) -> str:
         return (f"<LiveEngine {self._status.value} mode={self.mode.value} instruments={list(self.instruments)} "
                 f"freq={self.freq} strategy={self.strategy!r}>")
-
-
-def _default_kill_switch(broker: Any, risk: Any) -> Any:
-    try:
-        from igkit.risk import KillSwitch
-    except ImportError:
-        return None
-    return KillSwitch(broker, risk)
 
 
 @atexit.register
