@@ -246,8 +246,10 @@ class IGBroker(Dealing):
             return self._place_working(order)
         if self._dirty:
             self._reconcile_locked()
+        with self._lock:
+            pos = self._book.positions.get(order.close_deal_id) if order.close_deal_id is not None else None
+            opposite = self._book.opposite(order.epic, order.direction)
         if order.close_deal_id is not None:
-            pos = self._book.positions.get(order.close_deal_id)
             if pos is None:
                 return reject(order, "POSITION_NOT_FOUND")
             if pos.direction is order.direction or pos.epic != order.epic or order.size > pos.size + EPS:
@@ -255,7 +257,6 @@ class IGBroker(Dealing):
             reason = order.reason if order.reason in ("flatten", "kill") else "close"
             return self._close(order, pos, order.size, reason)
         attached = order.stop_distance is not None or order.limit_distance is not None
-        opposite = self._book.opposite(order.epic, order.direction)
         if not (attached and opposite):
             return self._open(order, order.size, force_open=attached)
         fills: list[Fill] = []  # explicit closes, then a forceOpen=true open with the stops
