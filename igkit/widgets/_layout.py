@@ -75,7 +75,7 @@ class PanelWidgets:
     chart_instrument: w.Dropdown
     candle_count: w.HTML
     follow: w.Checkbox
-    chart_box: w.Box
+    chart_box: w.VBox
     tabs: w.Tab
     positions: w.VBox
     orders: w.VBox
@@ -140,7 +140,8 @@ def build_layout(*, mode: str, instruments: list[str], freq: str, strategy: str,
                                  description="chart", layout=w.Layout(width="300px")), "chart_instrument")
     candle_count = _cls(w.HTML(), "candle_count")
     follow = w.Checkbox(value=True, description="follow latest", indent=False)
-    chart_box = _cls(w.Box([chart_widget], layout=w.Layout(width="100%")), "chart")
+    # a flex column stretches the figure to the panel's width (a flex row would shrink it to its content)
+    chart_box = _cls(w.VBox([chart_widget], layout=w.Layout(width="100%", align_items="stretch")), "chart")
     chart_area = w.VBox([w.HBox([chart_inst, candle_count, follow], layout=w.Layout(align_items="center")),
                          chart_box])
 

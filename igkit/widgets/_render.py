@@ -64,6 +64,8 @@ class Renderer:
         self._orders: dict[str, tuple[w.HBox, w.HTML]] = {}
         self._bars: dict[int, tuple[w.HBox, w.IntProgress, w.HTML, float]] = {}
         self._log_len = -1
+        self._last_tick: int | None = None
+        self._last_tick_seen = 0.0
         self.chart_ms: float = 0.0
 
     # ------------------------------------------------------------------ requests (any thread)
@@ -106,15 +108,18 @@ class Renderer:
         if s is not None:
             cur = s["currency"]
             wd.balance.value = f"balance <b>{s['balance']:,.2f} {esc(cur)}</b> · equity {s['equity']:,.2f}"
-            pnl = s["realized_pnl"] + s["unrealized_pnl"]
+            pnl = s["realized_pnl"] + s["unrealized_pnl"] + 0.0  # + 0.0: no "-0.00"
             color = "#43a047" if pnl >= 0 else "#e53935"
             wd.pnl.value = (f"P&amp;L <b style='color:{color}'>{pnl:+,.2f}</b> "
-                            f"(real. {s['realized_pnl']:+,.2f}, unreal. {s['unrealized_pnl']:+,.2f})")
-            age = s["last_tick_age"]
+                            f"(real. {s['realized_pnl'] + 0.0:+,.2f}, unreal. {s['unrealized_pnl'] + 0.0:+,.2f})")
+            # wall time since a new tick was last seen: a Demo or replay clock may be far from now, so
+            # comparing tick timestamps with the wall clock would say nothing about staleness
             last = s["last_tick_ns"]
-            if last is not None:  # market time of the last tick vs the wall clock at this refresh
-                age = max(0.0, (time.time_ns() - last) / 1e9)
-            wd.tick_age.value = "no tick yet" if age is None else f"last tick {age:,.1f} s ago"
+            if last != self._last_tick:
+                self._last_tick, self._last_tick_seen = last, time.monotonic()
+            age = None if last is None else time.monotonic() - self._last_tick_seen
+            wd.tick_age.value = ("no tick yet" if age is None else
+                                 f"last tick {_t(last)} UTC, <span data-age='{age:.1f}'>{age:,.1f} s ago</span>")
         self._error_line(s)
 
     def _error_line(self, s: dict[str, Any] | None) -> None:
