@@ -250,6 +250,17 @@ def test_drop_recovers_the_session_and_loses_nothing(env: Env, make_client: Call
     assert client.stats["reconnects"] == 1
 
 
+def test_short_stall_delays_but_loses_nothing(env: Env, make_client: Callable[..., StreamingClient]):
+    epic = EPICS[13]
+    client, hub, _, _ = _ticks_setup(env, make_client, [epic])
+    recoveries = env.server.stats["recoveries"]
+    env.server.drop("stall", seconds=0.8)  # shorter than keepalive 1 s + stalled 0.5 s: no reconnect
+    _burst_all(env, [epic], 5)
+    assert hub.buffer(epic).total == 0  # held back while stalled
+    assert wait(lambda: hub.buffer(epic).total == 5)
+    assert client.stats["reconnects"] == 0 and env.server.stats["recoveries"] == recoveries and client.connected
+
+
 @pytest.mark.parametrize("path", ["end", "conerr20"])
 def test_lost_session_resubscribes_and_reports_the_gap(
     env: Env, make_client: Callable[..., StreamingClient], path: str
