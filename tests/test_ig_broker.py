@@ -489,3 +489,33 @@ def test_attached_lightstreamer_trade_stream_gives_confirms_and_triggers(rec: Re
             unsubscribe()
             stream.close()
             client.close()
+
+
+def test_live_engine_trades_on_the_simulator_through_the_ig_broker(sim: IGSimulator, client: IGClient,
+                                                                    tmp_path: object) -> None:
+    """The same engine, strategy and risk manager as in Demo, only the broker differs."""
+    from igkit.engine import LiveEngine
+    from igkit.feeds import DemoFeed
+    from igkit.risk.limits import RiskLimits
+    from igkit.risk.manager import RiskManager
+    from igkit.strategy import SmaCross
+    from igkit.ticks import TickHub
+
+    hub = TickHub()
+    feed = DemoFeed(hub, [EPIC], seed=3, tick_rate=4.0, speed=None, start="2026-11-17 08:00", duration=3600)
+    broker = IGBroker(client, poll_interval=0.5)
+    risk = RiskManager(RiskLimits(size=1.0, max_order_size=10, max_position=5), broker=broker)
+    engine = LiveEngine(None, feed=feed, strategy=SmaCross(fast=2, slow=5), broker=broker, risk=risk, hub=hub,
+                        freq="1min", size=1.0, mode="sim", audit_path=str(tmp_path) + "/audit.jsonl")
+    engine.start()
+    assert feed.join(60)
+    deadline = time.monotonic() + 30
+    while engine.ticks < feed.pushed:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert len(engine.fills) >= 4  # it traded on IG's side
+    assert broker_book(broker) == sim_book(sim)
+    assert broker.net_position(EPIC) == sum(p.size * (1 if p.direction == "BUY" else -1) for p in sim.positions())
+    assert all(r.status is not OrderStatus.REJECTED for r in engine.orders)
+    engine.stop(flatten=True)
+    assert sim.positions() == [] and broker.positions() == []
