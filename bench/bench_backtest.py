@@ -10,7 +10,7 @@ Rows (the baseline is measured in the same run):
   ``result.equity``, vectorbt ``pf.value()``).
 * ``sma_backtest_stats_1m`` — the same plus ``result.stats`` (not part of the comparison, for reference).
 * ``bars_per_second`` — bars / igkit's warm time.
-* ``stop_path_1m`` — with a stop and a take-profit (the per-trade loop), no baseline.
+* ``stop_path_1m`` — with a stop and a take-profit (first touching bar of every trade), no baseline.
 * ``first_call`` — the first backtest in a fresh interpreter (after imports: any compile/warm-up cost
   shows here), same bars, vs vectorbt's first call in a fresh interpreter. Target: ≤ 1 s.
   ``quick=True`` skips vectorbt's first call. ``import_time``: importing igkit's research modules.
@@ -149,7 +149,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         {"name": "bars_per_second", "value": n / t_igkit, "unit": "bars/s", "baseline": None, "ratio": None,
          "target": "reference", "ok": True},
         {"name": f"stop_path_{label}", "value": t_stop * 1e3, "unit": "ms", "baseline": None, "ratio": None,
-         "target": "reference: stop + take-profit loop", "ok": True},
+         "target": "reference: with stop + take-profit", "ok": True},
     ]
     first = _fresh(_FIRST_IGKIT.format(n=n))
     vbt_first = None if quick or vbt_run is None else _fresh(_FIRST_VBT.format(n=n))

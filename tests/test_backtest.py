@@ -177,7 +177,7 @@ def test_sizing_callable_against_reference() -> None:
         assert not (result.trades["entry_bar"] % 7 == 0).any()
 
 
-def test_unreachable_stop_gives_the_vectorised_result() -> None:
+def test_unreachable_stop_changes_nothing() -> None:
     candles = random_candles(800, 9)
     s = BollingerBands(period=10, width=1.0)
     plain = backtest(candles, s, commission=0.1)

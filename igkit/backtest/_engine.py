@@ -1,15 +1,12 @@
 """The backtest core: target positions → fills, trades, positions and equity, on numpy arrays.
 
 Hand-written because this is igkit's own fill model (bid/ask sides, stops checked on bid/ask extremes,
-re-entry rule) and it must be fast without a JIT: vectorbt's first call compiles for ~6 s. Two paths:
+re-entry rule) and it must be fast without a JIT: vectorbt's first call compiles for ~6 s. Everything is
+vectorised, stops included: a trade lives from one change of the target to the next, and a stop or a
+take-profit can only end it early (re-entry waits for the next change), so trades are independent and
+the first bar touching each trade's levels is found for all trades in a few numpy passes.
 
-* no stop and no take-profit: fully vectorised — positions are the signals shifted one bar, trades are
-  the bars where the position changes;
-* stop and/or take-profit: a loop over *trades*, not bars. Each trade lives from a target change to the
-  next one; numpy finds the first bar of that span whose bid/ask extreme touches the stop or the target,
-  so the work is O(bars) in numpy plus O(trades) in Python.
-
-Both paths end in a :class:`Book` (trades and their P&L); :func:`mark_to_market` turns it into per-bar
+The result is a :class:`Book` (trades and their P&L); :func:`mark_to_market` turns it into per-bar
 positions and equity when they are first asked for.
 """
 
@@ -98,57 +95,7 @@ def _sizes(
     return out
 
 
-def _vectorised(
-    target: np.ndarray,
-    p: Prices,
-    candles: pd.DataFrame,
-    size: float,
-    slip: float,
-    sizing: Callable[..., float] | None,
-) -> Trades:
-    """No stop, no take-profit: the position at bar i is ``target[i]`` (0 where sizing skipped the entry)."""
-    n = target.shape[0]
-    change = np.flatnonzero(target[1:] != target[:-1]) + 1
-    seg = target[change]  # the target from each change to the next
-    opens = np.flatnonzero(seg)
-    sizes = _sizes(sizing, size, candles, change[opens], seg[opens], None)
-    if sizing is not None and (sizes <= 0).any():  # skipped entries: flat until the target changes
-        seg = seg.copy()
-        seg[opens[sizes <= 0]] = 0
-        sizes = sizes[sizes > 0]
-    before = np.empty_like(seg)  # the target before each change (0 before the first)
-    before[:1] = 0
-    before[1:] = seg[:-1]
-    ebars = change[seg != 0]
-    edirs = seg[seg != 0]
-    xbars = change[before != 0]
-    xdirs = before[before != 0]
-    entry_price = np.where(edirs > 0, p.ask_open[ebars] + slip, p.bid_open[ebars] - slip)
-    held = np.empty(ebars.shape[0], dtype=np.int64)
-    exit_price = np.empty(ebars.shape[0])
-    reason = np.full(ebars.shape[0], SIGNAL, dtype=np.int8)
-    m = xbars.shape[0]
-    held[:m] = xbars
-    exit_price[:m] = np.where(xdirs > 0, p.bid_open[xbars] - slip, p.ask_open[xbars] + slip)
-    if m < ebars.shape[0]:  # the last trade is still open at the end
-        d = edirs[-1]
-        held[m] = n
-        exit_price[m] = p.bid_close[n - 1] if d > 0 else p.ask_close[n - 1]
-        reason[m] = END
-    exit_bar = np.minimum(held, n - 1)
-    return Trades(
-        ebars.astype(np.int64),
-        exit_bar.astype(np.int64),
-        held,
-        edirs.astype(np.int8),
-        sizes,
-        entry_price,
-        exit_price,
-        reason,
-    )
-
-
-def _loop(
+def _trades(
     target: np.ndarray,
     p: Prices,
     candles: pd.DataFrame,
@@ -158,79 +105,74 @@ def _loop(
     take: float | None,
     sizing: Callable[..., float] | None,
 ) -> Trades:
-    """Stops and take-profits: one iteration per target change, numpy scans inside each span."""
+    """Every trade, vectorised: one per change of the target to a non-zero value.
+
+    A trade opens at the open of a bar where the target changes and lasts until the next change (exit
+    at that bar's open) or the end of the data. Its stop or take-profit can only shorten it: after a
+    stop the position stays flat until the next change, where the next trade starts anyway, so trades
+    never depend on each other and the first touching bar of each is found for all at once.
+    """
     n = target.shape[0]
     change = np.flatnonzero(target[1:] != target[:-1]) + 1
-    rows: list[tuple[int, int, int, int, float, float, float, int]] = []
-    bo, ao, bc, ac = p.bid_open, p.ask_open, p.bid_close, p.ask_close
-    bh, bl, ah, al = p.bid_high, p.bid_low, p.ask_high, p.ask_low
-    for k in range(change.shape[0]):
-        e = int(change[k])
-        d = int(target[e])
-        if d == 0:
-            continue
-        end = int(change[k + 1]) if k + 1 < change.shape[0] else n
-        u = size if sizing is None else float(sizing(candles, e, d, stop))
-        if not u > 0:
-            continue
-        price = float(ao[e]) + slip if d > 0 else float(bo[e]) - slip
-        hit = end
-        why = SIGNAL
-        fill = 0.0
-        if stop is not None or take is not None:
-            if d > 0:
-                assert bl is not None and bh is not None
-                lo, hi, op = bl[e:end], bh[e:end], bo[e:end]
-                s_lvl = price - stop if stop is not None else None
-                t_lvl = price + take if take is not None else None
-                s_hit = lo <= s_lvl if s_lvl is not None else None
-                t_hit = hi >= t_lvl if t_lvl is not None else None
-            else:
-                assert al is not None and ah is not None
-                lo, hi, op = al[e:end], ah[e:end], ao[e:end]
-                s_lvl = price + stop if stop is not None else None
-                t_lvl = price - take if take is not None else None
-                s_hit = hi >= s_lvl if s_lvl is not None else None
-                t_hit = lo <= t_lvl if t_lvl is not None else None
-            any_hit = s_hit if t_hit is None else (t_hit if s_hit is None else s_hit | t_hit)
-            assert any_hit is not None
-            j = int(np.argmax(any_hit)) if any_hit.shape[0] else 0
-            if any_hit.shape[0] and any_hit[j]:
-                hit = e + j
-                o = float(op[j])
-                if s_hit is not None and s_hit[j]:  # stop first when both are touched
-                    why = STOP
-                    assert s_lvl is not None
-                    lvl = min(s_lvl, o) if d > 0 else max(s_lvl, o)  # a gap through the stop fills at the open
-                    fill = lvl - slip if d > 0 else lvl + slip
-                else:
-                    why = TAKE_PROFIT
-                    assert t_lvl is not None
-                    lvl = max(t_lvl, o) if d > 0 else min(t_lvl, o)  # a gap through the target: the open
-                    fill = lvl - slip if d > 0 else lvl + slip
-        if why == SIGNAL:
-            if end < n:
-                fill = float(bo[end]) - slip if d > 0 else float(ao[end]) + slip
-                rows.append((e, end, end, d, u, price, fill, SIGNAL))
-            else:
-                fill = float(bc[n - 1]) if d > 0 else float(ac[n - 1])
-                rows.append((e, n - 1, n, d, u, price, fill, END))
-        else:
-            rows.append((e, hit, hit, d, u, price, fill, why))
-    if not rows:
+    seg = target[change]  # the target from each change to the next
+    ends = np.append(change[1:], n)
+    wanted = np.flatnonzero(seg)
+    sizes = _sizes(sizing, size, candles, change[wanted], seg[wanted], stop)
+    if sizing is not None:  # a size <= 0 skips the entry: flat until the target changes
+        keep = sizes > 0
+        wanted, sizes = wanted[keep], sizes[keep]
+    entry = change[wanted].astype(np.int64)
+    end = ends[wanted].astype(np.int64)
+    d = seg[wanted].astype(np.int8)
+    m = entry.shape[0]
+    if m == 0:
         z = np.empty(0, dtype=np.int64)
-        return Trades(z, z, z, np.empty(0, np.int8), np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.int8))
-    cols = list(zip(*rows, strict=True))
-    return Trades(
-        np.array(cols[0], dtype=np.int64),
-        np.array(cols[1], dtype=np.int64),
-        np.array(cols[2], dtype=np.int64),
-        np.array(cols[3], dtype=np.int8),
-        np.array(cols[4], dtype=np.float64),
-        np.array(cols[5], dtype=np.float64),
-        np.array(cols[6], dtype=np.float64),
-        np.array(cols[7], dtype=np.int8),
-    )
+        return Trades(z, z, z, d, np.empty(0), np.empty(0), np.empty(0), np.empty(0, dtype=np.int8))
+    long_ = d > 0
+    price = np.where(long_, p.ask_open[entry] + slip, p.bid_open[entry] - slip)
+    # by default a trade ends at the next change's open (signal) or is valued at the last close (end)
+    last = end >= n
+    at = np.minimum(end, n - 1)
+    exit_price = np.where(long_, p.bid_open[at] - slip, p.ask_open[at] + slip)
+    exit_price[last] = np.where(long_[last], p.bid_close[n - 1], p.ask_close[n - 1])
+    reason = np.where(last, END, SIGNAL).astype(np.int8)
+    exit_bar = at.copy()
+    held = end.copy()
+    if stop is not None or take is not None:
+        assert p.bid_low is not None and p.bid_high is not None
+        assert p.ask_low is not None and p.ask_high is not None
+        nan = np.full(m, np.nan)
+        s_lvl = price - d * stop if stop is not None else nan
+        t_lvl = price + d * take if take is not None else nan
+        # the trade holding each bar (-1 in the gaps), then its direction and levels per bar
+        starts = np.empty(2 * m + 1, dtype=np.int64)
+        starts[0] = 0
+        starts[1::2] = entry
+        starts[2::2] = end
+        ids = np.full(2 * m + 1, -1, dtype=np.int64)
+        ids[1::2] = np.arange(m)
+        tid = np.repeat(ids, np.diff(np.append(starts, n)))
+        d_bar = np.append(d, np.int8(0))[tid]
+        s_bar = np.append(s_lvl, np.nan)[tid]
+        t_bar = np.append(t_lvl, np.nan)[tid]
+        lb, sb = d_bar > 0, d_bar < 0
+        stop_hit = (lb & (p.bid_low <= s_bar)) | (sb & (p.ask_high >= s_bar))
+        any_hit = stop_hit | (lb & (p.bid_high >= t_bar)) | (sb & (p.ask_low <= t_bar))
+        first = np.minimum.reduceat(np.where(any_hit, np.arange(n), n), entry)  # gaps never hit
+        hit = first < end
+        j = first[hit]
+        lg = long_[hit]
+        is_stop = stop_hit[j]
+        o = np.where(lg, p.bid_open[j], p.ask_open[j])
+        # fill at the level, or at the open when the bar opened beyond it (a gap); stop first
+        lvl_stop = np.where(lg, np.minimum(s_lvl[hit], o), np.maximum(s_lvl[hit], o))
+        lvl_take = np.where(lg, np.maximum(t_lvl[hit], o), np.minimum(t_lvl[hit], o))
+        lvl = np.where(is_stop, lvl_stop, lvl_take)
+        exit_price[hit] = np.where(lg, lvl - slip, lvl + slip)
+        reason[hit] = np.where(is_stop, STOP, TAKE_PROFIT)
+        exit_bar[hit] = j
+        held[hit] = j
+    return Trades(entry, exit_bar, held, d, sizes.astype(np.float64), price, exit_price, reason)
 
 
 class Book(NamedTuple):
@@ -324,8 +266,5 @@ def run_engine(
         target[1:] = signals[:-1]
     exits = stop is not None or take_profit is not None
     p = prices(candles, extremes=exits)
-    if exits:
-        trades = _loop(target, p, candles, size, slippage, stop, take_profit, sizing)
-    else:
-        trades = _vectorised(target, p, candles, size, slippage, sizing)
+    trades = _trades(target, p, candles, size, slippage, stop, take_profit, sizing)
     return _book(trades, p, n, capital, commission)
