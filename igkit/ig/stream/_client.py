@@ -113,8 +113,11 @@ class StreamingClient:
         self._cond = threading.Condition()
         self._subs: list[StreamSubscription] = []
         self.statuses: list[tuple[int, str]] = []  # (time_ns, status), bounded
-        self.stats: dict[str, int] = dict.fromkeys(("connects", "reconnects", "server_errors", "status_changes"), 0)
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("connects", "reconnects", "stalls", "server_errors", "status_changes"), 0
+        )
         self._was_connected = False
+        self._lost = True
         ls = LightstreamerClient(self.endpoint, adapter_set)
         ls.connectionDetails.setUser(account_id)
         ls.connectionDetails.setPassword(password)
@@ -213,12 +216,18 @@ class StreamingClient:
 
     def _on_status(self, status: str) -> None:
         with self._cond:
-            was = self._status.startswith("CONNECTED:")
             self._status = status
             self.stats["status_changes"] += 1
             self.statuses.append((time.time_ns(), status))
             del self.statuses[:-200]
-            if status.startswith("CONNECTED:") and not was:  # STREAM-SENSING → WS-STREAMING is not a reconnect
+            # a reconnect is CONNECTED after a DISCONNECTED:*; STALLED → CONNECTED and
+            # STREAM-SENSING → WS-STREAMING are not
+            if status == "STALLED":
+                self.stats["stalls"] += 1
+            elif status.startswith("DISCONNECTED"):
+                self._lost = True
+            elif status.startswith("CONNECTED:") and self._lost:
+                self._lost = False
                 if self._was_connected:
                     self.stats["reconnects"] += 1
                 self._was_connected = True
