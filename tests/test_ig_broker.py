@@ -329,6 +329,21 @@ def test_unknown_outcome_is_settled_by_reconciliation(sim: IGSimulator, rec: Rec
     c.close()
 
 
+def test_ig_unreadable_is_reported_not_raised(sim: IGSimulator, client: IGClient, broker: IGBroker) -> None:
+    fix_price(sim, 1.15)
+    broker.submit(Order(EPIC, BUY, 1.0))
+    sim.faults.fail_next(20, path="/positions", method="GET", status=503)
+    report = broker.reconcile()
+    assert report["ok"] is False and "503" in str(report["error"]) and report["fills"] == []
+    assert len(broker.positions()) == 1  # the book is kept as it was
+    assert broker.on_tick(EPIC, time.time_ns(), *sim.quote(EPIC)) == []  # a failing poll never raises
+    sim.faults.clear()
+    client.open_position(epic=EPIC, direction="BUY", size=1, force_open=True)
+    assert broker.reconcile()["unknown_positions"] and broker_book(broker) == sim_book(sim)
+    with pytest.raises(ValueError, match="poll_interval"):
+        IGBroker(client, poll_interval=0)
+
+
 def test_flatten_from_another_thread_while_submitting(sim: IGSimulator, broker: IGBroker) -> None:
     fix_price(sim, 1.15)
     stop = threading.Event()
