@@ -344,3 +344,28 @@ def test_risk_refusals_block_orders_and_are_audited_as_risk(tmp_path) -> None:
     assert risk and all(not r["ok"] and r["rule"] == "MAX_POSITION" and "0.5" in r["message"] for r in risk)
     assert not [r for r in recs if r["kind"] in ("order", "confirm", "fill")]
     assert engine.state.risk["last_refusal"]["rule"] == "MAX_POSITION"
+
+
+class BrokenTicks(PaperBroker):
+    def on_tick(self, epic, ts_ns, bid, ask):  # type: ignore[no-untyped-def]
+        raise RuntimeError("quote handler broken")
+
+
+def test_a_broker_failing_on_every_tick_is_reported_once_a_second_not_per_tick(tmp_path) -> None:
+    hub = TickHub()
+    feed = DemoFeed(hub, EPICS, seed=3, tick_rate=4.0, speed=None, start=START, duration=3 * 3600)
+    engine = LiveEngine(None, feed=feed, strategy=SmaCross(fast=2, slow=5), broker=BrokenTicks(), hub=hub,
+                        freq="1min", size=1.0, audit_path=str(tmp_path / "audit.jsonl"))
+    t0 = time.monotonic()
+    engine.start()
+    assert feed.join(60)
+    wait_for(lambda: engine.ticks == feed.pushed, what="drained")
+    engine.stop()
+    elapsed = time.monotonic() - t0
+    assert engine.candle_count > 300  # candles and the strategy went on
+    errors = [e for e in engine.errors if e.where == "broker"]
+    assert 1 <= len(errors) <= len(EPICS) * (int(elapsed) + 1)  # at most one per epic per second
+    assert engine.suppressed_errors > 10_000 > len(errors)
+    assert "quote handler broken" in errors[0].message
+    audit_errors = [r for r in read_audit(tmp_path / "audit.jsonl") if r["kind"] == "error"]
+    assert len(audit_errors) == len(errors)

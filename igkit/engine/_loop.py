@@ -169,7 +169,7 @@ class TradingLoop:
             if not ok:
                 self._record(OrderResult(order, OrderStatus.REJECTED, rule or "RISK"), confirm=False)
                 if rule == "MAX_DAILY_LOSS" or getattr(self.risk, "halted", False):
-                    self._halt_from_risk(rule, message)
+                    self._halt_from_risk(str(getattr(self.risk, "halt_reason", "") or f"{rule}: {message}"))
                     return
                 continue
             self._submit(order, ts)
@@ -234,14 +234,16 @@ class TradingLoop:
             self._error("risk", exc)
             return self._halted
         if halted and not self._halted:
-            self._halt_from_risk("MAX_DAILY_LOSS", str(getattr(self.risk, "halt_reason", "") or "risk halted"))
+            self._halt_from_risk(str(getattr(self.risk, "halt_reason", "") or "risk manager halted"))
         return self._halted
 
-    def _halt_from_risk(self, rule: str, message: str) -> None:
+    def _halt_from_risk(self, reason: str) -> None:
+        """The risk manager halted (a daily-loss breach, or someone halted it): the engine halts too, through
+        the kill switch — no new orders, everything flattened."""
         if self._halted:
             return
-        log.warning("risk: %s — halting (%s)", rule, message)
-        self.kill(f"risk: {rule}")
+        log.warning("risk halted trading (%s): halting the engine", reason)
+        self.kill(f"risk: {reason}")
 
     def _strategy_failed(self, epic: str, exc: BaseException) -> None:
         self._trading = False

@@ -156,6 +156,8 @@ class LiveEngine(TradingLoop):
         self._last_pub = 0.0
         self._dirty = False
         self._listening = False
+        self._error_seen: dict[tuple[str, str | None, str], float] = {}  # (where, epic, message) → last shown
+        self.suppressed_errors = 0  # repeats of the same error within a second: counted, not logged again
 
     # -- life cycle ------------------------------------------------------------------------------------
     @property
@@ -303,8 +305,17 @@ class LiveEngine(TradingLoop):
         self._publish()
 
     def _error(self, where: str, exc: BaseException, epic: str | None = None) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        key = (where, epic, message)
+        if now - self._error_seen.get(key, -2.0) < 1.0:  # the same fault, tick after tick: once a second
+            self.suppressed_errors += 1
+            return
+        if len(self._error_seen) > 1000:
+            self._error_seen.clear()
+        self._error_seen[key] = now
         tb = "".join(traceback.format_exception(exc))
-        err = EngineError(time.time_ns(), where, f"{type(exc).__name__}: {exc}", tb, epic)
+        err = EngineError(time.time_ns(), where, message, tb, epic)
         self.errors.append(err)
         self.audit.write("error", where=where, epic=epic, message=err.message, traceback=tb)
         log.error("engine %s error%s: %s", where, f" ({epic})" if epic else "", err.message)
