@@ -94,6 +94,11 @@ def test_diff_sends_only_changed_traces(candles: pd.DataFrame) -> None:
     last.iloc[-1, last.columns.get_loc("mid_close")] += 0.0001  # the open bar moved
     assert chart.update(last) == 1  # only the candles; tick counts are the same
     assert chart.update(candles.iloc[:121]) == 2
+    frame = candles.iloc[:130].copy()
+    chart.update(frame)
+    frame.iloc[-1, frame.columns.get_loc("mid_high")] += 0.001  # the caller edits its frame in place
+    assert chart.update(frame) == 1
+    assert np.asarray(trace(chart, "candles").high)[-1] == frame["mid_high"].iloc[-1]
 
 
 def test_render_report_resends_everything(candles: pd.DataFrame) -> None:

@@ -176,10 +176,11 @@ class CandleChart:
         self._ts = ts
         self.bars = ts.shape[0]
         x = ts / _NS_PER_MS
-        o, h, lo, c = (tail[col].to_numpy(dtype=np.float64) for col in cols)
+        # copies: the caller may change its frame in place, and what was sent is compared with it later
+        o, h, lo, c = (tail[col].to_numpy(dtype=np.float64, copy=True) for col in cols)
         self._o, self._h, self._l, self._c = o, h, lo, c
         self._want[0] = {"x": x, "open": o, "high": h, "low": lo, "close": c}
-        self._want[9] = {"x": x, "y": tail["ticks"].to_numpy(dtype=np.float64)}
+        self._want[9] = {"x": x, "y": tail["ticks"].to_numpy(dtype=np.float64, copy=True)}
         self._bar_ns = int(ts[-1] - ts[-2]) if ts.shape[0] >= 2 else 60_000_000_000
         self._frame_index = candles.index if isinstance(signals, pd.Series) else None
 
