@@ -18,15 +18,17 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-import plotly.graph_objects as go
 from tqdm.auto import tqdm
 
 from igkit.backtest import backtest
 from igkit.errors import DataError
 from igkit.strategy import ParamError, Strategy
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = ["ENV_SCHEDULER", "expand_grid", "heatmap", "local_cluster", "sweep"]
 
@@ -203,6 +205,8 @@ def local_cluster(n_workers: int = 2) -> Any:
 def heatmap(results: pd.DataFrame, x: str, y: str, stat: str = "sharpe", *,
             agg: Literal["mean", "median", "max", "min"] = "mean") -> go.Figure:
     """A heatmap of ``stat`` over two swept parameters (other parameters aggregated with ``agg``)."""
+    import plotly.graph_objects as go
+
     for col in (x, y, stat):
         if col not in results.columns:
             raise DataError(f"heatmap: results have no column {col!r} (columns: {list(results.columns)})")

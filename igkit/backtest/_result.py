@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from igkit.backtest._engine import Book, mark_to_market
 from igkit.backtest._stats import compute_stats
-from igkit.plotting import backtest_figure
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = ["TRADE_COLUMNS", "BacktestResult"]
 
@@ -99,6 +100,8 @@ class BacktestResult:
         ``start``/``end`` (anything ``DataFrame.loc`` takes on a UTC index) narrow the window; a window
         longer than ``max_bars`` keeps its last ``max_bars`` bars (browsers choke on millions of candles).
         """
+        from igkit.plotting import backtest_figure  # plotly is imported on first plot only
+
         candles = self.candles.loc[start:end]
         if len(candles) > max_bars:
             log.info("plot: showing the last %d of %d bars", max_bars, len(candles))
