@@ -236,6 +236,11 @@ def test_start_stop_idempotent_and_restartable(tmp_path) -> None:
         wait_for(lambda: engine.ticks > ticks, what="ticks after a restart")
     assert engine.status is EngineStatus.STOPPED and not engine.running
     assert sum(t.name == "igkit-engine" and t.is_alive() for t in threading.enumerate()) == 0
+    assert engine.audit.closed  # close() closed it; a later start appends to the same file
+    engine.start()
+    engine.stop()
+    statuses = [r["status"] for r in read_audit(tmp_path / "audit.jsonl") if r["kind"] == "status"]
+    assert statuses == ["STARTING", "RUNNING", "STOPPING", "STOPPED"] * 3
 
 
 def test_live_refused_without_both_confirmations(tmp_path) -> None:

@@ -182,6 +182,8 @@ class LiveEngine(TradingLoop):
                                  reason="live trading needs ig.confirm_live in config and start(confirm_live=True)")
                 raise ConfigError("refusing to trade real money: set ig.confirm_live=true in config AND call "
                                   "start(confirm_live=True)", key="ig.confirm_live")
+            if self.audit.closed and self.audit.path is not None:  # started again after close(): append
+                self.audit = AuditLog(self.audit.path)
             self._set_status(EngineStatus.STARTING, f"{self.mode.value}: {len(self.instruments)} instruments")
             try:
                 self.broker.start()
