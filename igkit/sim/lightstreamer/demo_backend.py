@@ -8,7 +8,8 @@ update per tick), ``PRICE:<account>:<epic>`` and ``MARKET:<epic>`` (the latest q
 TRADE items are accepted but left to the owner (the IG simulator publishes its dealing events).
 
 Time: ``clock()`` gives the market time in ns (default: wall clock; the simulator passes its own clock,
-tests a fixed, open market hour that advances in real time).
+tests a fixed, open market hour that advances in real time). ``ticks``/``quote``/``is_open`` replace
+the market's own (the IG simulator passes its price source, which honours forced prices).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from igkit.ig.stream import _items as it
 from igkit.market import SyntheticMarket
@@ -45,8 +46,16 @@ class MarketStreamer:
         *,
         clock: Callable[[], int] = time.time_ns,
         interval_s: float = 0.05,
+        ticks: Callable[[str, int, int], tuple[Any, Any, Any]] | None = None,
+        quote: Callable[[str, int], tuple[float, float]] | None = None,
+        is_open: Callable[[str, int], bool] | None = None,
+        max_catchup_s: float = 60.0,
     ) -> None:
         self.market = market
+        self._ticks = ticks or market.ticks
+        self._quote = quote or self._market_quote
+        self._is_open = is_open or market.is_open
+        self.max_catchup_ns = int(max_catchup_s * 1e9)
         self.account_ids = frozenset([account_ids] if isinstance(account_ids, str) else account_ids)
         self.clock = clock
         self.interval_s = interval_s
@@ -62,6 +71,10 @@ class MarketStreamer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.published = 0
+
+    def _market_quote(self, epic: str, t: int) -> tuple[float, float]:
+        q = self.market.quote(epic, t)
+        return q.bid, q.ask
 
     def __repr__(self) -> str:
         return f"<MarketStreamer items={len(self._items)} published={self.published}>"
@@ -109,12 +122,12 @@ class MarketStreamer:
         if k is None or k.epic is None or k.kind == "TICK":
             return None
         now = self.clock()
-        q = self.market.quote(k.epic, now)
-        bid, ask = self._fmt(k.epic, q.bid), self._fmt(k.epic, q.ask)
+        qb, qa = self._quote(k.epic, now)
+        bid, ask = self._fmt(k.epic, qb), self._fmt(k.epic, qa)
         if k.kind == "PRICE":
-            return [{"TIMESTAMP": str(q.ts_ns // 1_000_000), "BIDPRICE1": bid, "ASKPRICE1": ask, "DLG_FLAG": "DEAL"}]
+            return [{"TIMESTAMP": str(now // 1_000_000), "BIDPRICE1": bid, "ASKPRICE1": ask, "DLG_FLAG": "DEAL"}]
         if k.kind == "MARKET":
-            state = "TRADEABLE" if self.market.is_open(k.epic, now) else "CLOSED"
+            state = "TRADEABLE" if self._is_open(k.epic, now) else "CLOSED"
             return [{"BID": bid, "OFFER": ask, "MARKET_STATE": state, "UPDATE_TIME": time.strftime("%H:%M:%S")}]
         return None  # candles: the first tick opens one
 
@@ -133,7 +146,8 @@ class MarketStreamer:
         now = self.clock()
         with self._lock:
             items = set(self._items)
-            spans = {e: (t, now) for e, t in self._last.items() if t < now}
+            # a clock jump (set forward, or a stalled thread) publishes at most the last max_catchup_s
+            spans = {e: (max(t, now - self.max_catchup_ns), now) for e, t in self._last.items() if t < now}
             for e in spans:
                 self._last[e] = now
         total = 0
@@ -145,7 +159,7 @@ class MarketStreamer:
             wanted = tick_item in items or price_items or market_item in items or scales
             if not wanted:
                 continue
-            ts, bid, ask = self.market.ticks(epic, start, end)
+            ts, bid, ask = self._ticks(epic, start, end)
             if not len(ts):
                 continue
             total += len(ts)
