@@ -457,6 +457,11 @@ def test_missing_streamed_confirm_falls_back_to_rest(sim: IGSimulator, client: I
         assert r.status is OrderStatus.FILLED
         assert sim_calls(sim, "GET", f"/confirms/{order.deal_reference}") == [200]
         assert broker_book(b) == sim_book(sim)
+        fresh = IGBroker(client, poll_interval=None)
+        assert not fresh.streaming
+        update = parse_trade("WOU", json.dumps({"dealId": "X1", "status": "DELETED"}), sim.account_id)
+        fresh.on_trade_event(update)  # a feed calling on_trade_event becomes the confirm source
+        assert fresh.streaming
     finally:
         unsubscribe()
         b.stop()

@@ -45,7 +45,6 @@ class Dealing(BookKeeping):
     expiry: str
     stream_timeout: float
     trailing_increment: float
-    _stream: Any
 
     def _open(self, order: Order, size: float, *, force_open: bool) -> OrderResult:
         point = self._info(order.epic)[0]

@@ -65,6 +65,7 @@ class BookKeeping:
     _info_cache: dict[str, tuple[float, float, InstrumentRules]]
     _box: ConfirmBox
     _dirty: bool
+    _stream: Any
     _last_sync: float
     _realized: float
     _acct: AccountState | None
@@ -176,8 +177,11 @@ class BookKeeping:
     # -- TRADE stream ---------------------------------------------------------------------------------
     def on_trade_event(self, event: Any) -> None:
         """One TRADE event (TradeConfirm, PositionUpdate or WorkingOrderUpdate). Returns at once: it only
-        files the confirm and flags changes the book does not explain for the next ``on_tick``."""
+        files the confirm and flags changes the book does not explain for the next ``on_tick``. The first
+        call makes the caller the broker's confirm source (as :meth:`use_trade_events` does)."""
         kind = type(event).__name__
+        if self._stream is None:  # whoever calls this is a confirm source from now on
+            self._stream = True
         if kind == "TradeConfirm":
             self._box.put(outcome_from_stream(event))
             return
