@@ -35,6 +35,10 @@ Conventions (mirroring :class:`~igkit.broker.PaperBroker`):
   activity history; ``close`` otherwise), a position that appears where a working order was becomes a
   ``working_order`` fill, and a position opened behind the broker's back is adopted (fill reason
   ``external``).
+* **P&L.** A closing fill carries IG's ``profit`` when its confirm gives one for a single close;
+  otherwise (several closes in one deal, closes found by reconciliation) it is estimated as Δprice ×
+  size × ``value_per_point`` (default: the contract size, in the instrument's currency, no FX). The
+  account (:meth:`account`, ``GET /accounts``) is IG's own figure.
 * **Reconciliation** (:meth:`reconcile`): at start, after a stream reconnect (the feed calls it), and
   after any ambiguous order outcome. It fixes the book to match IG and reports the differences.
 * **Rate limits.** IG allows ~30 non-trading requests a minute per account: the defaults (poll every
