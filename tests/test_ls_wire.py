@@ -179,3 +179,32 @@ async def _recovery(url: str, server: Any) -> None:
             lines = (await resp.text()).strip().split("\r\n")
         assert lines[0].startswith(f"CONOK,{sid},") and lines[1] == "PROG,2" and lines[-1] == "LOOP,0"
         assert lines[2:-1] == ['U,1,1,|{"n": 1}', 'U,1,1,|{"n": 2}']  # exactly the ones after #2, as first sent
+
+
+def test_http_create_control_and_streaming_bind(served: tuple[str, Any]) -> None:
+    run(_http_flow(*served))
+
+
+async def _http_flow(url: str, server: Any) -> None:
+    q = "?LS_protocol=TLCP-2.5.0"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url + "/lightstreamer/create_session.txt" + q,
+                             data="LS_user=ACC&LS_password=CST-c%7CXST-x&LS_polling=true&LS_polling_millis=0"
+                                  "&LS_idle_millis=0") as resp:  # fmt: skip
+            lines = (await resp.text()).strip().split("\r\n")
+        assert lines[0].startswith("CONOK,") and lines[-1] == "LOOP,0"  # a polling create answers at once
+        sid = lines[0].split(",")[1]
+        good = ADD.format(r=1, s=1, mode="DISTINCT", item="CHART%3AE1%3ATICK", schema="BID%20UTM", snap="false")
+        bad = ADD.format(r=2, s=2, mode="DISTINCT", item="CHART%3AE1%3ATICK", schema="BID%20NOPE", snap="false")
+        async with http.post(f"{url}/lightstreamer/control.txt{q}&LS_session={sid}",
+                             data=good + "&LS_ack=false\r\n" + bad + "\r\n") as resp:  # fmt: skip
+            ctrl = (await resp.text()).strip().split("\r\n")
+        assert ctrl[0] == "REQOK,1" and ctrl[1].startswith("REQERR,2,23,")  # answered on the control response
+        server.publish("CHART:E1:TICK", {"BID": "1.25", "UTM": "5"})
+        bind = f"LS_session={sid}&LS_content_length=60&LS_keepalive_millis=300"
+        async with http.post(url + "/lightstreamer/bind_session.txt" + q, data=bind) as resp:
+            body = await asyncio.wait_for(resp.text(), 5)
+        lines = body.strip().split("\r\n")
+        # the stream carries what waited since the create, and ends with LOOP once 60 bytes went out
+        assert lines[0].startswith(f"CONOK,{sid},") and lines[1:3] == ["SUBOK,1,1,2", "U,1,1,1.25|5"]
+        assert lines[-1] == "LOOP,0"

@@ -9,9 +9,11 @@ Mount it into any ``aiohttp.web.Application`` with :func:`install_lightstreamer`
     ls.publish("CHART:CS.D.EURUSD.MINI.IP:TICK", {"BID": "1.1", "OFR": "1.1001", "UTM": "1700000000000"})
 
 Modules: :mod:`.protocol` (TLCP lines and value encoding), :mod:`.session` (per-session state),
-:mod:`.server` (aiohttp handlers), :mod:`.backend` (the backend protocol), :mod:`.ig_items` (IG's
-items and fields), :mod:`.demo_backend` (IG items served from the synthetic market), :mod:`.runner`
-(run an app on 127.0.0.1 in a background thread).
+:mod:`.server` (the server, WebSocket transport, inspection), ``_control`` (control requests),
+``_http`` (HTTP create/bind/recovery/control), ``_conn`` (a transport), ``_faults`` (fault hooks),
+:mod:`.backend` (the backend protocol), :mod:`.ig_items` (IG's items and fields),
+:mod:`.demo_backend` (IG's price items from the synthetic market), :mod:`.ig_hook` (the IGSimulator
+app hook), :mod:`.runner` (run an app on 127.0.0.1 in a background thread).
 """
 
 from __future__ import annotations
