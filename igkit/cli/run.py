@@ -112,7 +112,7 @@ def _summary(engine: LiveEngine, elapsed: float, why: str) -> Group:
     trades = engine.trades()
     closed = trades[trades["exit_reason"] != "open"]
     t = Table(title=f"trades (last 10 of {len(closed)} closed)", expand=False)
-    for col in ("instrument", "entry", "exit", "dir", "size", "entry price", "exit price", "pnl", "exit"):
+    for col in ("instrument", "entry", "exit", "dir", "size", "entry price", "exit price", "pnl", "reason"):
         t.add_column(col)
     for _, r in closed.tail(10).iterrows():
         d = _digits(r["epic"])
