@@ -273,3 +273,23 @@ def test_demo_start_skips_the_weekend() -> None:
     assert pd.Timestamp(got, tz="UTC").day_of_week == 4  # the synthetic Friday
     tuesday = pd.Timestamp(START).value
     assert demo_start_ns([EURUSD], tuesday) == tuesday
+
+
+def test_a_given_engine_is_driven_as_it_is() -> None:
+    cfg = load_config()
+    settings = EngineSettings("demo", (GBPUSD,), "15s", "sma", {"fast": 3, "slow": 7})
+    eng = demo_engine(cfg, settings, None, speed=60.0, start=START)
+    p = ControlPanel(cfg, engine=eng)
+    try:
+        w = p.widgets
+        assert w.instruments.value == (GBPUSD,) and w.timeframe.value == "15s"
+        assert w.param_inputs["fast"].value == 3 and w.param_inputs["slow"].value == 7
+        p.guard()
+        w.start.click()
+        assert p.engine is eng and eng.running
+        wait_for(lambda: w.chart_instrument.value == GBPUSD and "RUNNING" in w.status.value,
+                 what="the engine's instrument on the chart")
+    finally:
+        p.close()
+    assert eng.status is EngineStatus.STOPPED
+    assert p.refresher.writes_off_thread == 0, list(p.refresher.off_thread_examples)

@@ -169,8 +169,9 @@ class Renderer:
             epics = list(eng.instruments)
             if list(wd.chart_instrument.options) != epics:
                 keep = wd.chart_instrument.value if wd.chart_instrument.value in epics else epics[0]
-                wd.chart_instrument.options = epics
-                wd.chart_instrument.value = keep
+                with wd.chart_instrument.hold_sync():
+                    wd.chart_instrument.options = epics
+                    wd.chart_instrument.value = keep
             self._want_rebind = True
         if self._want_rebind:
             self._want_rebind = False
@@ -283,8 +284,9 @@ class Renderer:
                 self._bars[key] = (row, ip, lbl, 0.0)
                 changed = True
             row, ip, lbl, done_at = self._bars[key]
-            ip.value = min(bar.n, ip.max)
-            ip.bar_style = "danger" if bar.error else ("success" if bar.closed else "info")
+            with ip.hold_sync():
+                ip.value = min(bar.n, ip.max)
+                ip.bar_style = "danger" if bar.error else ("success" if bar.closed else "info")
             lbl.value = esc(bar.text())
             if bar.closed and not done_at:
                 self._bars[key] = (row, ip, lbl, now)

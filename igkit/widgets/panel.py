@@ -11,6 +11,18 @@ callbacks (which ipykernel 7 may run on any thread) only call thread-safe engine
 refresher; it is deliberately NOT ``dlink``-ed to widgets, because its observers run on the engine
 thread and a link would write widgets from there.
 
+DOM hooks for tests and stylesheets (stable): every element has a CSS class from
+:data:`igkit.widgets.CLASSES` — ``igkit-panel``, ``igkit-header``, ``igkit-mode-badge``, ``igkit-status``,
+``igkit-connection``, ``igkit-account``, ``igkit-balance``, ``igkit-pnl``, ``igkit-tick-age``,
+``igkit-error``, ``igkit-mode``, ``igkit-instruments``, ``igkit-timeframe``, ``igkit-strategy``,
+``igkit-params`` (each input ``igkit-param``), ``igkit-start``, ``igkit-stop``, ``igkit-kill``,
+``igkit-resume``, ``igkit-confirm``, ``igkit-confirm-yes``, ``igkit-confirm-no``, ``igkit-progress``,
+``igkit-chart``, ``igkit-chart-instrument``, ``igkit-candle-count``, ``igkit-tabs``, ``igkit-positions``
+(row buttons ``igkit-close-position``), ``igkit-orders`` (``igkit-cancel-order``), ``igkit-signals``,
+``igkit-fills``, ``igkit-quality``, ``igkit-log``, ``igkit-risk``; and data attributes inside them:
+``[data-status]`` (engine status), ``[data-connection]``, ``[data-candles]`` (closed candles on the
+chart), ``[data-age]`` (seconds since the last tick arrived).
+
 Life cycle: creating a panel closes every earlier live panel (re-running a cell replaces the panel and
 its engine instead of stacking); ``close()`` stops the refresher and the engine and closes the widgets;
 interpreter exit closes every panel. The refresher starts when the panel is displayed or started.
@@ -96,6 +108,7 @@ class ControlPanel:
         self.log_buffer = _LogBuffer()
         self._logger = logging.getLogger("igkit")
         self._logger.addHandler(self.log_buffer)
+        self._old_level = self._logger.level  # restored by close()
         if self._logger.getEffectiveLevel() > logging.INFO:
             self._logger.setLevel(logging.INFO)
         mode, warnings = self._initial_mode()
@@ -292,6 +305,7 @@ class ControlPanel:
                 log.exception("closing the engine failed")
         self._renderer.close()
         self._logger.removeHandler(self.log_buffer)
+        self._logger.setLevel(self._old_level)
         self.chart.close()
         for x in self.widgets.all:
             x.close()
