@@ -32,6 +32,7 @@ if __package__ in (None, "") and str(Path(__file__).resolve().parents[1]) not in
 from igkit.broker.paper import PaperBroker
 from igkit.candles import Candle, candles_to_frame, resample_ticks
 from igkit.engine import LiveEngine
+from igkit.engine._instrument import History
 from igkit.feeds import DemoFeed, ReplayFeed
 from igkit.market import SyntheticMarket
 from igkit.risk import RiskLimits, RiskManager
@@ -77,6 +78,23 @@ def _naive_p50(frame: pd.DataFrame, strategy: SmaCross, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _warm_pair(history: History, strategy: SmaCross, repeats: int) -> tuple[float, float]:
+    """In one thread, warm, interleaved: the engine's per-bar path (History.frame + signals) and the naive
+    one on the same bars — medians in µs."""
+    frame = history.frame()
+    bars = [Candle(int(t), *row) for t, row in zip(frame.index.asi8, frame.itertuples(index=False), strict=True)]
+    ours, naive = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        strategy.signals(history.frame())
+        t1 = time.perf_counter_ns()
+        strategy.signals(candles_to_frame(bars))
+        t2 = time.perf_counter_ns()
+        ours.append((t1 - t0) / 1e3)
+        naive.append((t2 - t1) / 1e3)
+    return statistics.median(ours), statistics.median(naive)
+
+
 def _latency(seconds: float) -> list[dict[str, Any]]:
     hub = TickHub()
     now = time.time_ns()
@@ -96,6 +114,7 @@ def _latency(seconds: float) -> list[dict[str, Any]]:
         return [_row("engine tick→decision latency p99", float("nan"), "µs", None, None, "p99 <= 1000 µs", False)]
     inst = engine.instruments[EPICS[0]]
     n50 = _naive_p50(inst.history.frame(), engine.strategy, 50 if seconds < 5 else 300)
+    w_ours, w_naive = _warm_pair(inst.history, engine.strategy, 50 if seconds < 5 else 500)
     p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
     d50, d99 = float(np.percentile(drain, 50)), float(np.percentile(drain, 99))
     base = f"naive per-bar path: candles_to_frame({engine.history_bars} bars) + signals, p50"
@@ -108,6 +127,9 @@ def _latency(seconds: float) -> list[dict[str, Any]]:
              True),
         _row("engine tick→signal latency p99 (tick's batch drained → orders decided)", d99, "µs", base, n50,
              "p99 <= 1000 µs", d99 <= 1000.0),
+        _row(f"per-bar frame + signals, warm, one thread ({engine.history_bars} bars)", w_ours, "µs",
+             "candles_to_frame + signals, same bars, interleaved", w_naive, "faster than the naive path",
+             w_ours < w_naive),
     ]
 
 
