@@ -222,7 +222,7 @@ def test_audit_log_records_every_decision(tmp_path) -> None:
 
 
 def test_start_stop_idempotent_and_restartable(tmp_path) -> None:
-    engine, feed, _broker = make(tmp_path, speed=600.0, duration=None)
+    engine, feed, broker = make(tmp_path, speed=600.0, duration=None)
     engine.start()
     engine.start()
     assert sum(t.name == "igkit-engine" for t in threading.enumerate()) == 1
@@ -237,6 +237,7 @@ def test_start_stop_idempotent_and_restartable(tmp_path) -> None:
     assert engine.status is EngineStatus.STOPPED and not engine.running
     assert sum(t.name == "igkit-engine" and t.is_alive() for t in threading.enumerate()) == 0
     assert engine.audit.closed  # close() closed it; a later start appends to the same file
+    assert engine._on_broker_event not in broker._listeners  # a closed engine no longer hears the broker
     engine.start()
     engine.stop()
     statuses = [r["status"] for r in read_audit(tmp_path / "audit.jsonl") if r["kind"] == "status"]

@@ -231,8 +231,13 @@ class LiveEngine(TradingLoop):
             _RUNNING.discard(self)
 
     def close(self) -> None:
-        """Stop (positions as the config says) and close the audit log."""
+        """Stop (positions as the config says), stop listening to the broker and close the audit log.
+        A later :meth:`start` works again (it re-registers and appends to the same audit file)."""
         self.stop()
+        remove = getattr(self.broker, "remove_listener", None)
+        if self._listening and callable(remove):
+            remove(self._on_broker_event)
+            self._listening = False
         self.audit.close()
 
     def __enter__(self) -> LiveEngine:
