@@ -346,28 +346,51 @@ def test_ig_unreadable_is_reported_not_raised(sim: IGSimulator, client: IGClient
 
 def test_flatten_from_another_thread_while_submitting(sim: IGSimulator, broker: IGBroker) -> None:
     fix_price(sim, 1.15)
+    for _ in range(2):
+        broker.submit(Order(EPIC, BUY, 1.0))
+    sim.faults.delay_next(1, 0.5, path="/positions/otc", method="POST")  # the trader's deal stays in flight
+    results: list[OrderResult] = []
+    trader = threading.Thread(target=lambda: results.append(broker.submit(Order(EPIC, BUY, 1.0))))
+    trader.start()
+    deadline = time.monotonic() + 10
+    while not broker.dealing:
+        assert time.monotonic() < deadline, "the trader's order never went out"
+        time.sleep(0.002)
+    flat = broker.flatten(reason="kill")  # from this thread, while the other one's deal is in flight
+    trader.join(30)
+    [opened] = results
+    assert opened.status is OrderStatus.FILLED
+    assert sim.positions() == [] and broker.positions() == [] and broker.net_position(EPIC) == 0.0
+    assert len(flat) == 3 and all(r.status is OrderStatus.FILLED and r.fills[0].reason == "kill" for r in flat)
+    assert opened.deal_id in {r.deal_id for r in flat}  # flatten waited for the deal in flight and closed it
+
+
+def test_flatten_races_a_busy_trader_and_leaves_the_books_equal(sim: IGSimulator, broker: IGBroker) -> None:
+    fix_price(sim, 1.15)
     stop = threading.Event()
     results: list[OrderResult] = []
 
-    def trader() -> None:
+    def trade() -> None:
         while not stop.is_set():
             results.append(broker.submit(Order(EPIC, BUY, 1.0)))
 
-    t = threading.Thread(target=trader)
-    t.start()
+    trader = threading.Thread(target=trade)
+    trader.start()
     deadline = time.monotonic() + 10
     while len(sim.positions()) < 3:
         assert time.monotonic() < deadline
-        time.sleep(0.01)
-    stop.set()  # the trader may still have one order in flight: flatten waits for it
-    flat = threading.Thread(target=lambda: results.extend(broker.flatten(reason="kill")))
-    flat.start()
-    flat.join(30)
-    t.join(30)
-    assert sim.positions() == [] and broker.positions() == [] and broker.net_position(EPIC) == 0.0
+        time.sleep(0.005)
+    killer = threading.Thread(target=lambda: results.extend(broker.flatten(reason="kill")))
+    killer.start()
+    killer.join(30)
+    stop.set()
+    trader.join(30)
+    assert not any(r.status is OrderStatus.REJECTED for r in results)
+    assert broker_book(broker) == sim_book(sim)  # whatever interleaving happened, the book is IG's
     kills = [r for r in results if r.order.reason == "kill"]
-    assert kills and all(r.status is OrderStatus.FILLED and r.fills[0].reason == "kill" for r in kills)
-    assert len(kills) == sum(1 for r in results if r.order.reason == "signal")
+    assert kills and all(r.fills[0].reason == "kill" for r in kills)
+    broker.flatten()
+    assert sim.positions() == [] and broker.positions() == []
 
 
 def test_reconcile_adopts_changes_behind_the_brokers_back(sim: IGSimulator, client: IGClient,

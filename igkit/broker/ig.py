@@ -187,6 +187,14 @@ class IGBroker(Dealing):
                 self._listeners.remove(listener)
 
     @property
+    def dealing(self) -> bool:
+        """Whether a request that changes IG's state (or a reconciliation) is in flight on another thread."""
+        if self._deal_lock.acquire(blocking=False):
+            self._deal_lock.release()
+            return False
+        return True
+
+    @property
     def streaming(self) -> bool:
         """Whether confirms come from a TRADE stream."""
         return self._stream is not None
