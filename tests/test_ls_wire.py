@@ -208,3 +208,22 @@ async def _http_flow(url: str, server: Any) -> None:
         # the stream carries what waited since the create, and ends with LOOP once 60 bytes went out
         assert lines[0].startswith(f"CONOK,{sid},") and lines[1:3] == ["SUBOK,1,1,2", "U,1,1,1.25|5"]
         assert lines[-1] == "LOOP,0"
+
+
+def test_publish_needs_a_running_app_and_is_dropped_after_shutdown() -> None:
+    from igkit.errors import StreamError
+
+    app = web.Application()
+    server = install_lightstreamer(app, IGStreamBackend({"E1"}, {"ACC"}, lambda u, p: True))
+    with pytest.raises(StreamError, match="not running"):
+        server.publish("CHART:E1:TICK", {"BID": "1"})
+    thread = AppThread(app)
+    thread.start()
+    server.publish("CHART:E1:TICK", {"BID": "1"})
+    server.sync()
+    assert server.last_values("CHART:E1:TICK") == {"BID": "1"}
+    thread.stop()
+    server.publish("CHART:E1:TICK", {"BID": "2"})  # no error from a feed thread that outlives the app
+    assert server.stats["dropped_after_close"] == 1
+    with pytest.raises(StreamError, match="how must be one of"):
+        server.drop("explode")

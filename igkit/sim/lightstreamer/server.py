@@ -84,7 +84,7 @@ class LSServer:
         self._expired: set[str] = set()
         self.stats: dict[str, int] = dict.fromkeys(
             ("creates", "creates_refused", "binds", "binds_refused", "recoveries", "recoveries_refused",
-             "subscriptions", "reqerr", "malformed", "probes", "ends"), 0)  # fmt: skip
+             "subscriptions", "reqerr", "malformed", "probes", "ends", "dropped_after_close"), 0)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<LSServer sessions={len(self._sessions)} items={len(self._state)}>"
@@ -129,6 +129,8 @@ class LSServer:
             raise StreamError("LSServer.publish: the application is not running yet (no event loop)")
         if self._in_loop():
             self._publish(item, dict(values))
+        elif self._loop.is_closed():  # the application has shut down: nobody left to deliver to
+            self.stats["dropped_after_close"] += 1
         else:
             self._loop.call_soon_threadsafe(self._publish, item, dict(values))
 
@@ -289,6 +291,9 @@ class LSServer:
             elif conn.outbox:
                 lines, conn.outbox = conn.outbox, []
                 wait = None
+            elif conn.close_after_flush:
+                await conn.finish()
+                break
             elif conn.session is not None and now - conn.last_write >= probe_s:
                 lines, wait = ["PROBE"], None
                 self.stats["probes"] += 1
@@ -306,12 +311,11 @@ class LSServer:
                 if conn.content_length and conn.sent_bytes >= conn.content_length and not conn.close_after_flush:
                     await conn.write("LOOP,0\r\n")  # HTTP streaming: the client rebinds on a new request
                     conn.close_after_flush = True
+                    self._detach(conn)  # what comes next waits in the history for that bind
             except Exception:
                 conn.closed = True
                 break
             conn.last_write = loop.time()
-            if conn.close_after_flush and not conn.outbox:
-                await conn.finish()
 
     async def _end_poll(self, conn: _Conn, p: dict[str, str]) -> None:
         """A polling bind: wait up to LS_idle_millis for data, then ``LOOP`` and let the session go."""
