@@ -17,7 +17,7 @@ from igkit.sim.lightstreamer.session import Session, Table
 if TYPE_CHECKING:
     from igkit.sim.lightstreamer.server import LSServer
 
-__all__ = ["REQERR_NO_SUBSCRIPTION", "handle"]
+__all__ = ["REQERR_NO_SUBSCRIPTION", "handle", "snapshot"]
 
 REQERR_NO_SUBSCRIPTION = 19  # delete of an unknown subscription
 
@@ -115,6 +115,25 @@ def _add(
     server._emit(sess, f"SUBOK,{sub_id},{len(items)},{len(fields)}")
     if table.snapshot:
         for idx, (item, src) in enumerate(zip(items, sources, strict=True)):
-            server._snapshot(sess, table, idx, item, src)
+            snapshot(server, sess, table, idx, item, src)
     server._notify_items(before, server._items_now())
     return None
+
+
+def snapshot(server: LSServer, sess: Session, table: Table, idx: int, item: str, src: ItemSource) -> None:
+    """The snapshot of item ``idx`` of a new table: MERGE one full update; DISTINCT the backend's events, then EOS."""
+    if table.mode == "DISTINCT":
+        running: dict[str, str | None] = {}
+        for event in src.snapshot or ():
+            running.update(event)
+            server._send_row(sess, table, idx, [running.get(f) for f in table.fields], snapshot=True)
+        state = server._state.setdefault(item, {})
+        for k, v in running.items():  # live updates after the snapshot carry its values forward
+            state.setdefault(k, v)
+        server._emit(sess, f"EOS,{table.sub_id},{idx + 1}")
+        return
+    if src.snapshot:
+        server._state.setdefault(item, {}).update(src.snapshot[-1])
+    current = server._state.get(item)
+    if current:
+        server._send_row(sess, table, idx, [current.get(f) for f in table.fields], snapshot=True)

@@ -31,7 +31,6 @@ from igkit.sim.lightstreamer import _control, _faults, _http
 from igkit.sim.lightstreamer._conn import Conn as _Conn
 from igkit.sim.lightstreamer._conn import frames as _frames
 from igkit.sim.lightstreamer.backend import (
-    ItemSource,
     StreamBackend,
 )
 from igkit.sim.lightstreamer.protocol import PROTOCOLS, Request, encode_message, parse_frame
@@ -475,23 +474,6 @@ class LSServer:
         force_ack: bool = False,
     ) -> None:
         _control.handle(self, conn, sess, p, reply, force_ack=force_ack)
-
-    def _snapshot(self, sess: Session, table: Table, idx: int, item: str, src: ItemSource) -> None:
-        if table.mode == "DISTINCT":
-            running: dict[str, str | None] = {}
-            for event in src.snapshot or ():
-                running.update(event)
-                self._send_row(sess, table, idx, [running.get(f) for f in table.fields], snapshot=True)
-            state = self._state.setdefault(item, {})
-            for k, v in running.items():  # live updates after the snapshot carry its values forward
-                state.setdefault(k, v)
-            self._emit(sess, f"EOS,{table.sub_id},{idx + 1}")
-            return
-        if src.snapshot:
-            self._state.setdefault(item, {}).update(src.snapshot[-1])
-        current = self._state.get(item)
-        if current:
-            self._send_row(sess, table, idx, [current.get(f) for f in table.fields], snapshot=True)
 
 
 def _int(text: str | None, default: int) -> int:
