@@ -114,8 +114,10 @@ def test_dashboard_start_candles_signals_kill_stop(voila_url: str) -> None:
                 "n => document.querySelectorAll('.js-plotly-plot g.trace.boxes path.box').length > n",
                 arg=drawn, timeout=30_000)  # the figure in the browser grows too, not just the label
             # signal markers (scatter points on the price pane) and an open position with its Close button
+            # the first three scatter traces of the price pane are the signal markers (long, short, flat)
             page.wait_for_function(
-                "() => document.querySelectorAll('.js-plotly-plot .scatterlayer .trace .points path').length > 0",
+                "() => { const t = document.querySelectorAll('.js-plotly-plot .scatterlayer g.trace.scatter');"
+                " return t.length >= 3 && [0, 1, 2].some(i => t[i].querySelectorAll('.points path').length > 0); }",
                 timeout=60_000)
             page.wait_for_function("() => document.querySelectorAll('.igkit-close-position').length > 0",
                                    timeout=60_000)
