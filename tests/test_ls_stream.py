@@ -302,6 +302,20 @@ def test_server_overflow_is_counted_and_reported_as_a_gap(env: Env, make_client:
     assert client.connected and sub.stats["resubscribed"] == 0
 
 
+def test_end_with_a_final_code_stops_the_client_with_a_stream_error(
+    env: Env, make_client: Callable[..., StreamingClient]
+):
+    errors: list[Exception] = []
+    client, _, _, _ = _ticks_setup(env, make_client, [EPICS[14]], on_error=errors.append)
+    creates = env.server.stats["creates"]
+    env.server.drop("end", code=32, session_id=client.session_id)  # 32: closed by the administrator
+    assert wait(lambda: client.status == "DISCONNECTED")
+    assert client.server_error is not None and client.server_error[0] == 32
+    assert len(errors) == 1 and isinstance(errors[0], StreamError) and not isinstance(errors[0], AuthError)
+    time.sleep(0.5)
+    assert env.server.stats["creates"] == creates  # final: no new session
+
+
 def test_unknown_line_is_ignored_and_the_feed_goes_on(env: Env, make_client: Callable[..., StreamingClient]):
     epic = EPICS[5]
     client, hub, _, _ = _ticks_setup(env, make_client, [epic])
