@@ -398,7 +398,8 @@ def test_reconcile_adopts_changes_behind_the_brokers_back(sim: IGSimulator, clie
     fix_price(sim, 1.15)
     mine = broker.submit(Order(EPIC, BUY, 2.0))
     other = client.open_position(epic=EPIC, direction="SELL", size=1, force_open=True)  # not through the broker
-    client.close_position(deal_id=mine.deal_id or "", size=0.5)
+    fix_price(sim, 1.1512)
+    part = client.close_position(deal_id=mine.deal_id or "", size=1.0)
     report = broker.reconcile()
     assert report["ok"] is False and report["error"] is None
     assert report["unknown_positions"] == [other.deal_id]
@@ -406,12 +407,14 @@ def test_reconcile_adopts_changes_behind_the_brokers_back(sim: IGSimulator, clie
     assert broker_book(broker) == sim_book(sim)
     fills = report["fills"]
     assert isinstance(fills, list)
-    assert sorted((f.reason, f.opening, f.size) for f in fills) == [("close", False, 0.5), ("external", True, 1.0)]
+    assert sorted((f.reason, f.opening, f.size) for f in fills) == [("close", False, 1.0), ("external", True, 1.0)]
+    [closing] = [f for f in fills if not f.opening]
+    assert closing.price == part.level == 1.1512  # the close level, read from IG's activity
     client.close_position(deal_id=other.deal_id or "")
     second = broker.reconcile()
     assert second["missing_positions"] == [other.deal_id] and broker_book(broker) == sim_book(sim)
     assert broker.reconcile()["ok"] is True  # nothing left to fix
-    assert broker.net_position(EPIC) == 1.5
+    assert broker.net_position(EPIC) == 1.0
 
 
 def test_account_state_from_accounts_at_a_bounded_rate(sim: IGSimulator, broker: IGBroker) -> None:

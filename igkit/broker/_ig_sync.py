@@ -67,6 +67,7 @@ class BookKeeping:
     _dirty: bool
     _stream: Any
     _last_sync: float
+    _synced_ns: int | None
     _realized: float
     _acct: AccountState | None
     _acct_ts: float
@@ -264,6 +265,7 @@ class BookKeeping:
         report: dict[str, Any] = {"source": "ig", "ok": False, "missing_positions": [], "unknown_positions": [],
                                   "changed_positions": [], "missing_orders": [], "unknown_orders": [],
                                   "fills": [], "error": None}
+        since_ns, read_ns = self._synced_ns, time.time_ns()
         try:
             raw_p = self.client.positions()
             raw_w = self.client.working_orders()
@@ -275,10 +277,10 @@ class BookKeeping:
             log.warning("IG broker: reconciliation could not read IG (%s)", report["error"])
             self.last_report = report
             return report
+        self._synced_ns = read_ns
         with self._lock:
             diff = self._book.diff(remote_p, remote_w)
-        closes = {p.deal_id: self._close_level(p) for p in diff.disappeared}
-        closes.update({m.deal_id: self._close_level(m) for m, t in diff.resized if t.size < m.size})
+        closes = self._close_levels(diff.disappeared + [m for m, t in diff.resized if t.size < m.size], since_ns)
         closing = closing or {}
         fills: list[Fill] = []
         with self._lock:
@@ -350,26 +352,38 @@ class BookKeeping:
     def _tol(self, epic: str) -> float:
         return 0.5 * self._info(epic)[0]
 
-    def _close_level(self, pos: Position) -> tuple[float | None, int]:
-        """(level, time ns) at which IG closed ``pos``, from its activity history (None if not found)."""
+    def _close_levels(self, positions: list[Position], since_ns: int | None) -> dict[str, tuple[float | None, int]]:
+        """deal id → (level, time ns) at which IG closed each of ``positions`` (level None if not found),
+        from ONE activity query covering the time since the last good reconciliation (``since_ns``).
+
+        The activity is matched by ``affectedDealId`` rather than queried by ``dealId``: IG may file a
+        close under the closing deal's own id."""
+        now = time.time_ns()
+        out: dict[str, tuple[float | None, int]] = {p.deal_id: (None, now) for p in positions}
+        if not positions:
+            return out
+        start_ns = min(p.open_ns for p in positions)
+        if since_ns is not None:
+            start_ns = max(start_ns, since_ns)
         try:
-            start = pd.Timestamp(pos.open_ns - 60_000_000_000, unit="ns", tz="UTC")
-            acts = self.client.activity(start=start, deal_id=pos.deal_id, detailed=True)
+            start = pd.Timestamp(start_ns - 120_000_000_000, unit="ns", tz="UTC")  # margin for clock skew
+            acts = self.client.activity(start=start, detailed=True)
         except (IGError, ValueError) as exc:
-            log.warning("IG broker: activity of %s unavailable (%s): close level unknown", pos.deal_id, exc)
-            return None, time.time_ns()
-        best = None
+            log.warning("IG broker: activity unavailable (%s): close levels unknown for %s", exc, list(out))
+            return out
+        best: dict[str, Any] = {}
         for a in acts:
             d = a.details
             if d is None or d.level is None:
                 continue
-            closes = any(x.action_type in _CLOSE_ACTIONS and x.affected_deal_id in (None, pos.deal_id)
-                         for x in d.actions)
-            if closes and (best is None or a.date >= best.date):
-                best = a
-        if best is None or best.details is None:
-            return None, time.time_ns()
-        return best.details.level, int(best.date.timestamp() * 1e9)
+            for x in d.actions:
+                target = x.affected_deal_id or a.deal_id
+                if x.action_type in _CLOSE_ACTIONS and target in out and (
+                        target not in best or a.date >= best[target].date):
+                    best[target] = a
+        for deal_id, a in best.items():
+            out[deal_id] = (a.details.level, int(a.date.timestamp() * 1e9))
+        return out
 
     def _close_price(self, pos: Position, price: float | None, why: str) -> float:
         if price is not None:

@@ -139,7 +139,8 @@ class IGBroker(Dealing):
         self._stream: Any = None
         self._stream_sub: Any = None
         self._dirty = False
-        self._last_sync = 0.0
+        self._last_sync = 0.0  # monotonic time of the last reconciliation attempt
+        self._synced_ns: int | None = None  # wall time (ns) of the last good read of IG's book
         self._started = False
         self._realized = 0.0
         self._acct: AccountState | None = None
