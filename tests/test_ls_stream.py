@@ -441,6 +441,14 @@ def test_trade_account_price_and_candle_items_arrive_typed(env: Env, make_client
     assert candle.ts_ns == 1_700_000_040_000_000_000
 
 
+def test_context_manager_connects_and_closes(env: Env) -> None:
+    with StreamingClient(env.url, ACCOUNT, PASSWORD) as client:
+        assert client.connected
+        sid = client.session_id
+        assert sid in env.server.session_ids()
+    assert env.server.wait_until(lambda: sid not in env.server.session_ids(), timeout=5)  # destroyed on exit
+
+
 def test_builders_validate_their_input(env: Env, make_client: Callable[..., StreamingClient]):
     client = make_client()
     with pytest.raises(StreamError, match="no epics"):

@@ -214,6 +214,13 @@ class StreamingClient:
             self.unsubscribe(sub)
         self.disconnect()
 
+    def __enter__(self) -> StreamingClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _on_status(self, status: str) -> None:
         with self._cond:
             self._status = status
