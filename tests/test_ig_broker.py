@@ -530,6 +530,11 @@ def test_attached_lightstreamer_trade_stream_gives_confirms_and_triggers(rec: Re
             fix_price(sim, round((pos.limit_level or 0) - 2 * PIP, 5))
             [f] = poll_until(b, sim, lambda: b.positions() == [])
             assert (f.reason, f.opening) == ("limit", False)
+            opened = b.submit(Order(EPIC, BUY, 2.0))
+            closed = b.close_position(opened.deal_id or "", 1.0)  # IG names a close's reference itself
+            assert closed.status is OrderStatus.FILLED and closed.fills[0].size == 1.0
+            assert b.flatten()[0].status is OrderStatus.FILLED and sim.positions() == []
+            assert [r.path for r in sim.request_log if r.path.startswith("/confirms")] == []  # all streamed
         finally:
             b.stop()
             unsubscribe()
