@@ -207,6 +207,25 @@ def test_rules_from_ig_market_details(client: IGClient, broker: IGBroker) -> Non
     assert IGBroker(client, value_per_point=2.5).rules(EPIC).value_per_point == 2.5
 
 
+def test_from_config_logs_in_and_deals(sim: IGSimulator) -> None:
+    from igkit.config import Config
+    from igkit.errors import ConfigError
+
+    ig = {"environment": "sim", "endpoints": {"sim": sim.rest_url}, "api_key": sim.api_key,
+          "username": sim.username, "password": sim.password}
+    cfg = Config.model_validate({"ig": ig})
+    b = IGBroker.from_config(cfg, poll_interval=None)
+    try:
+        assert b.client.logged_in and b.poll_interval is None
+        b.start()
+        assert b.submit(Order(EPIC, BUY, 1.0)).status is OrderStatus.FILLED and len(sim.positions()) == 1
+    finally:
+        b.client.close()
+    no_password = Config.model_validate({"ig": {**ig, "password": None}})
+    with pytest.raises(ConfigError, match=r"ig\.password"):
+        IGBroker.from_config(no_password)
+
+
 # -- IG-side triggers --------------------------------------------------------------------------------------
 def test_stop_and_limit_trigger_on_ig_and_are_found_by_polling(sim: IGSimulator, broker: IGBroker,
                                                                rec: Recorder) -> None:

@@ -69,6 +69,7 @@ from igkit.broker._ig_confirms import ConfirmBox, Outcome
 from igkit.broker._ig_deal import Dealing, placeholder, reject
 from igkit.broker.base import BrokerListener
 from igkit.broker.rules import InstrumentRules
+from igkit.errors import ConfigError
 from igkit.ig.client import IGClient
 from igkit.ig.models import Confirm
 from igkit.types import AccountState, Fill, Order, OrderResult, OrderStatus, OrderType
@@ -149,9 +150,17 @@ class IGBroker(Dealing):
         self.last_report: dict[str, object] | None = None
 
     @classmethod
-    def from_config(cls, config: Any, client: IGClient, **overrides: Any) -> IGBroker:
-        """An IG broker for ``config.ig`` (account id) over ``client``; ``overrides`` win."""
-        kwargs: dict[str, Any] = {"account_id": getattr(config.ig, "account_id", None)}
+    def from_config(cls, config: Any, client: IGClient | None = None, **overrides: Any) -> IGBroker:
+        """An IG broker for an :class:`igkit.config.Config`: over ``client`` if given (logged in), else over
+        a new :meth:`IGClient.from_config` client logged in with ``config.ig``'s credentials (the one place
+        an IGBroker logs in). ``overrides`` (constructor keywords) win. Call :meth:`start` next."""
+        ig = config.ig
+        if client is None:
+            if not ig.username or ig.password is None:
+                raise ConfigError("the IG broker needs ig.username and ig.password to log in", key="ig.username")
+            client = IGClient.from_config(config)
+            client.login(ig.username, ig.password, version=ig.api_version)
+        kwargs: dict[str, Any] = {"account_id": ig.account_id}
         kwargs.update(overrides)
         return cls(client, **kwargs)
 
