@@ -202,7 +202,9 @@ class Renderer:
         self._rows_sync(self._rows, wd.positions, {x.deal_id: x for x in s["positions"]}, "close_position",
                         "Close", self.p.close_position,
                         lambda x: f"{x.epic} {x.direction.value} {x.size:g} @ {x.level:g}"
-                                  f" stop {x.stop_level} limit {x.limit_level} · opened {_t(x.open_ns)} · {x.deal_id}")
+                                  f"{'' if x.stop_level is None else f' stop {x.stop_level:g}'}"
+                                  f"{'' if x.limit_level is None else f' limit {x.limit_level:g}'}"
+                                  f" · opened {_t(x.open_ns)} · {x.deal_id}")
         self._rows_sync(self._orders, wd.orders, {x.deal_id: x for x in s["working_orders"]}, "cancel_order",
                         "Cancel", self.p.cancel_order,
                         lambda x: f"{x.epic} {x.order_type.value} {x.direction.value} {x.size:g} @ {x.level:g}"
