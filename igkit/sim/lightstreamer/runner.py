@@ -60,6 +60,11 @@ class AppThread:
         self._ready.set()
         loop.run_forever()
         loop.run_until_complete(self._shutdown())
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:  # handlers still waiting on a socket: cancel them rather than leak them
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
     async def _serve(self) -> None:

@@ -98,6 +98,8 @@ class LSServer:
             self._close_session(sess)
         for conn in list(self._conns):
             conn.abort()
+        for task in list(self._tasks):
+            task.cancel()
 
     def _in_loop(self) -> bool:
         return threading.get_ident() == self._loop_thread
