@@ -164,6 +164,14 @@ class IGClient(MarketsAPI, DealingAPI):
             self._session.switch_account(self.account_id)
         return info
 
+    def relogin(self) -> LoginResponse | LoginResponseV3:
+        """``POST /session`` again with the credentials of the last :meth:`login` (fresh tokens: the
+        streaming feed calls it when Lightstreamer refuses expired ones); back on ``account_id`` if set."""
+        info = self._session.relogin()
+        if self.account_id and self._session.account_id != self.account_id:
+            self._session.switch_account(self.account_id)
+        return info
+
     def logout(self) -> None:
         """``DELETE /session``; safe to call twice."""
         self._session.logout()

@@ -152,6 +152,13 @@ class IGSession:
             self._username, self._password, self.version = username, secret, version
             return self._login()
 
+    def relogin(self) -> LoginResponse | LoginResponseV3:
+        """Log in again with the stored credentials (new tokens, e.g. after IG refused the streaming ones)."""
+        with self._lock:
+            if self._username is None or self._password is None or self.version is None:
+                raise AuthError("relogin: not logged in before (call login() first)")
+            return self._login()
+
     def _login(self) -> LoginResponse | LoginResponseV3:
         assert self._username is not None and self._password is not None and self.version is not None
         body = {"identifier": self._username, "password": self._password.get_secret_value()}

@@ -1,7 +1,11 @@
-"""``IGSimulator``: a local IG REST gateway (and, later, Lightstreamer endpoint) over the synthetic market.
+"""``IGSimulator``: a local IG REST gateway and Lightstreamer endpoint over the synthetic market.
 
 One object owns the clock, the prices, the broker, the sessions, the rate limiter, the fault queue and
-the HTTP server thread; tests and the ``igkit sim`` command use it as a context manager.
+the HTTP server thread; tests and the ``igkit sim`` command use it as a context manager. The TLCP
+(Lightstreamer) server is mounted by default on the same port (``lightstreamerEndpoint`` of
+``POST /session``), fed from the same market and dealing events; :attr:`IGSimulator.stream` is it, and
+:meth:`drop_streams`, :meth:`stream_malformed`, :meth:`expire_stream_credentials`, :meth:`stream_burst`
+are its fault hooks.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from igkit.sim.auth import AuthStore
 from igkit.sim.broker import Broker
 from igkit.sim.clock import SimClock
 from igkit.sim.faults import Faults
+from igkit.sim.lightstreamer.ig_hook import LS_SERVER_KEY, lightstreamer_app_hook
+from igkit.sim.lightstreamer.server import LSServer
 from igkit.sim.ratelimit import RateLimiter, RateLimits
 from igkit.sim.server import BASE_PATH, RequestRecord, Router, ServerThread, build_app
 
@@ -66,6 +72,9 @@ class IGSimulator:
         confirm_ttl: how long GET /confirms/{ref} finds a confirm, seconds.
         tick_interval: period of the background trigger evaluation, seconds.
         app_hooks: callables ``(app, sim)`` run while the aiohttp app is built (to add routes).
+        stream: mount the Lightstreamer (TLCP) server (default True); ``stream_keepalive_ms`` is its
+            keepalive (short, so that clients with shortened timers notice a stall quickly) and
+            ``stream_interval_s`` how often the market streamer publishes due ticks.
 
     Credentials for clients: :attr:`username`, :attr:`password`, :attr:`api_key`, :attr:`account_id`.
     """
@@ -82,7 +91,8 @@ class IGSimulator:
                  tick_rate: float = 4.0, accounts: Iterable[AccountSpec | Mapping[str, Any]] | None = None,
                  rate_limits: RateLimits | Mapping[str, Any] | None = None, confirm_ttl: float = 180.0,
                  tick_interval: float = 0.1, app_hooks: Iterable[AppHook] = (),
-                 request_log_size: int = 10_000) -> None:
+                 request_log_size: int = 10_000, stream: bool = True, stream_keepalive_ms: int = 1000,
+                 stream_interval_s: float = 0.05) -> None:
         self.clock = clock if isinstance(clock, SimClock) else SimClock(clock)
         self.host = host
         self._port = port
@@ -97,7 +107,10 @@ class IGSimulator:
                               access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl)
         self.limiter = RateLimiter(_limits(rate_limits), self.clock)
         self.faults = Faults(self.auth.expire_tokens)
-        self.app_hooks: list[AppHook] = [*self.default_app_hooks, *app_hooks]
+        hooks = [*self.default_app_hooks, *app_hooks]
+        if stream and not any(getattr(h, "igkit_lightstreamer", False) for h in hooks):
+            hooks.insert(0, lightstreamer_app_hook(keepalive_ms=stream_keepalive_ms, interval_s=stream_interval_s))
+        self.app_hooks: list[AppHook] = hooks
         self.router = Router()
         for module in (routes_session, routes_markets, routes_dealing, routes_history):
             module.register(self.router)
@@ -248,6 +261,34 @@ class IGSimulator:
     def expire_tokens(self, *, refresh: bool = False) -> None:
         """Expire every session token now (refresh tokens too if ``refresh``)."""
         self.auth.expire_tokens(refresh=refresh)
+
+    # --- streaming (Lightstreamer) -------------------------------------------------------------------------
+    @property
+    def stream(self) -> LSServer:
+        """The TLCP server (delivery log ``updates(item)``, ``stats``, fault hooks); needs a started simulator
+        with streaming on."""
+        if self.app is None or LS_SERVER_KEY not in self.app:
+            raise RuntimeError("IGSimulator.stream: no Lightstreamer server (start the simulator with stream=True)")
+        return self.app[LS_SERVER_KEY]
+
+    def drop_streams(self, how: str, *, code: int = 41, seconds: float | None = None) -> int:
+        """Break every streaming connection: ``abort`` (no close frame), ``close`` (clean close), ``end``
+        (``END,<code>``: the session is gone, 41/48 make clients open a new one) or ``stall`` (send
+        nothing for ``seconds``; None: until the client replaces the socket). Returns how many."""
+        return self.stream.drop(how, code=code, seconds=seconds)
+
+    def stream_malformed(self, kind: str = "unknown") -> int:
+        """Send a malformed line to every stream (``unknown``: ignored by clients; ``update``: a ``U`` line
+        the real client cannot parse: it stops with server error 61)."""
+        return self.stream.send_malformed(kind)
+
+    def expire_stream_credentials(self) -> int:
+        """Expire the passwords of the current streams (connected ones go on; a new create gets ``CONERR,1``)."""
+        return self.stream.expire_credentials()
+
+    def stream_burst(self, item: str, n: int, make: Callable[[int], Mapping[str, str | None]] | None = None) -> None:
+        """Publish ``n`` updates of ``item`` at once (values from ``make(i)`` or the backend's)."""
+        self.stream.burst(item, n, make)
 
     def __repr__(self) -> str:
         where = self.rest_url if self.running else "stopped"

@@ -65,6 +65,8 @@ def lightstreamer_app_hook(
     """
 
     def hook(app: web.Application, sim: Any) -> None:
+        if LS_SERVER_KEY in app:  # already mounted (the simulator's default and an explicit hook)
+            return
         prices = sim.prices
         last_forced: dict[str, tuple[float, float]] = {}
         empty = (np.empty(0, np.int64), np.empty(0), np.empty(0))
@@ -110,4 +112,5 @@ def lightstreamer_app_hook(
         app.on_startup.append(start)
         app.on_cleanup.append(stop)
 
+    hook.igkit_lightstreamer = True  # type: ignore[attr-defined]
     return hook
