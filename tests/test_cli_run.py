@@ -3,7 +3,6 @@ summary, Ctrl-C stopping cleanly (flattening on request), live refused, IG modes
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -81,13 +80,51 @@ def test_live_without_confirmation_is_refused(capsys: pytest.CaptureFixture[str]
     assert "ig.confirm_live" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("igkit.broker.ig") is not None
-                    and importlib.util.find_spec("igkit.feeds.streaming") is not None,
-                    reason="the IG broker and streaming feed exist: the IG modes are wired")
-def test_ig_modes_say_what_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--mode", "sim", "--seconds", "1"]) == 2
-    err = capsys.readouterr().err
-    assert "mode sim needs" in err and "igkit." in err and "--mode demo" in err
+def test_run_sim_trades_on_the_in_process_simulator(tmp_path: Path) -> None:
+    """REST dealing and Lightstreamer ticks/TRADE events against a simulator started inside the command."""
+    audit = tmp_path / "audit.jsonl"
+    out = igkit("run", "--mode", "sim", "--strategy", "sma", "--param", "fast=2", "--param", "slow=5",
+                "--freq", "1s", "--seconds", "8", "--instruments", "EURUSD", "GBPUSD", "--audit", str(audit))
+    assert out.returncode == 0, out.stderr
+    assert "stopped (time up)" in out.stdout and "status STOPPED, mode sim" in out.stdout
+    summary = next(line for line in out.stdout.splitlines() if line.startswith("ticks "))
+    ticks, candles, orders = (int(summary.split(word)[1].split()[0].rstrip(",")) for word in
+                              ("ticks ", "candles ", "orders "))
+    assert ticks > 20 and candles >= 6 and orders >= 1, summary
+    recs = read_audit(audit)
+    assert [r for r in recs if r["kind"] == "fill"], "no fill on the simulator"
+    assert {r["mode"] for r in recs if r["kind"] == "status"} == {"sim"}
+
+
+def test_run_sim_ctrl_c_flattens_on_the_simulator(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "igkit", "run", "--mode", "sim", "--param", "fast=2",
+                             "--param", "slow=3", "--freq", "1s", "--instruments", "EURUSD", "--audit", str(audit),
+                             "--flatten-on-exit"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            if audit.exists() and '"kind":"fill"' in audit.read_text():
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        else:
+            pytest.fail("no fill on the simulator within 40 s")
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "stopped (Ctrl-C)" in stdout and "open positions 0" in stdout and "mode sim" in stdout
+    statuses = [r for r in read_audit(audit) if r["kind"] == "status"]
+    assert statuses[-1]["status"] == "STOPPED" and statuses[-1]["detail"] == "positions flattened"
+
+
+def test_ig_demo_without_credentials_falls_back_to_demo_with_a_warning() -> None:
+    out = igkit("run", "--mode", "ig-demo", "--seconds", "1", "--speed", "100")  # config/test.json: no credentials
+    assert out.returncode == 0, out.stderr
+    assert "falling back to Demo" in out.stderr and "mode demo" in out.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -1,15 +1,16 @@
 """``igkit run``: run a strategy live with the engine — a feed, a broker, risk checks and the kill switch —
 with a live terminal view (candles, signals, positions, P&L), a clean stop on Ctrl-C and a summary.
 
-Mode ``demo`` runs offline: the Demo market (``DemoFeed``) and the paper broker. Modes ``sim``,
-``ig-demo`` and ``ig-live`` need the IG broker and the streaming feed; real money (``ig-live``) needs
-``--confirm-live`` AND ``ig.confirm_live: true`` in the config.
+Mode ``demo`` runs offline: the Demo market (``DemoFeed``) and the paper broker. Mode ``sim`` trades on the
+IG simulator through the real REST and Lightstreamer paths (an in-process simulator unless
+``ig.endpoints.sim`` names one); ``ig-demo`` and ``ig-live`` log in to IG with the configured credentials
+(missing credentials: Demo, with a warning). Every mode is built by :func:`igkit.engine.factory.build_engine`.
+Real money (``ig-live``) needs ``--confirm-live`` AND ``ig.confirm_live: true`` in the config.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import signal
 import sys
@@ -21,26 +22,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from igkit.broker.paper import PaperBroker
 from igkit.config import Config, load_config
 from igkit.engine import EngineState, LiveEngine
+from igkit.engine.factory import EngineResources
+from igkit.engine.factory import build_engine as factory_build
 from igkit.errors import ConfigError
-from igkit.feeds.demo import DemoFeed
-from igkit.market import CATALOG, resolve
-from igkit.risk import RiskManager
-from igkit.strategy import get_strategy
-from igkit.ticks import TickHub
+from igkit.market import CATALOG
 from igkit.types import Mode
 
 __all__ = ["add_parser", "build_engine", "parse_params", "run"]
 
 _MODES = [m.value for m in Mode]
-# TODO(lead): wire sim / ig-demo / ig-live once these land: IGBroker.from_config(cfg) and a streaming feed
-# into the same TickHub; build_engine() below is the one place to add them.
-_IG_MODULES = {
-    "igkit.broker.ig": "the IG broker (igkit.broker.ig)",
-    "igkit.feeds.streaming": "the IG streaming feed (igkit.feeds.streaming)",
-}
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -141,41 +133,25 @@ def _summary(engine: LiveEngine, elapsed: float, why: str) -> Group:
     return Group(t, *(Text(x) for x in lines))
 
 
-def _missing_ig() -> list[str]:
-    return [what for mod, what in _IG_MODULES.items() if importlib.util.find_spec(mod) is None]
-
-
-def build_engine(cfg: Config, args: argparse.Namespace, mode: Mode) -> LiveEngine:
-    """The engine for ``mode`` (Demo: DemoFeed + PaperBroker + RiskManager from the config)."""
-    strategy = get_strategy(
-        args.strategy or cfg.strategy.name, **(parse_params(args.param) if args.param else dict(cfg.strategy.params))
-    )
-    epics = [resolve(name) for name in (args.instruments or cfg.instruments)]
-    if mode is not Mode.DEMO:  # pragma: no cover - see the TODO above
-        raise NotImplementedError(mode)
-    hub = TickHub()
-    speed = args.speed if args.speed is not None else cfg.market.speed
-    feed = DemoFeed(
-        hub,
-        epics,
-        seed=args.seed if args.seed is not None else cfg.market.seed,
-        tick_rate=cfg.market.tick_rate,
-        speed=speed,
-    )
-    broker = PaperBroker()
-    risk = RiskManager.from_config(cfg, broker=broker)
-    return LiveEngine(
+def build_engine(cfg: Config, args: argparse.Namespace, mode: Mode | None) -> tuple[LiveEngine, EngineResources]:
+    """The engine for ``mode`` (None: the config's) and its resources, from the config and the command line
+    (one builder for every mode: :func:`igkit.engine.factory.build_engine`)."""
+    params = parse_params(args.param) if args.param else None
+    strategy = args.strategy or cfg.strategy.name
+    if params is None and not args.strategy:
+        params = dict(cfg.strategy.params)
+    return factory_build(
         cfg,
-        feed=feed,
+        mode=mode,
         strategy=strategy,
-        broker=broker,
-        risk=risk,
-        hub=hub,
-        instruments=epics,
+        params=params or {},
+        instruments=args.instruments,
         freq=args.freq,
         size=args.size,
+        confirm_live=args.confirm_live,
         audit_path=args.audit,
-        mode=mode,
+        speed=args.speed if args.speed is not None else "config",
+        seed=args.seed,
     )
 
 
@@ -218,37 +194,36 @@ def run(args: argparse.Namespace) -> int:
             "in the config"
         )
         return 2
-    if mode is not Mode.DEMO:
-        missing = _missing_ig()
-        err.print(
-            f"igkit run: mode {mode.value} needs "
-            + (" and ".join(missing) if missing else "the IG broker and streaming feed wiring in igkit run")
-            + ", not available in this build yet; use --mode demo"
-        )
-        return 2
-    engine = build_engine(cfg, args, mode)
     console = Console() if sys.stdout.isatty() else Console(width=150)
+    if mode is Mode.SIM and cfg.ig.endpoints.sim is None:
+        console.print("igkit run: sim: starting the in-process IG simulator (REST + Lightstreamer) ...")
+    engine, resources = build_engine(cfg, args, mode if args.mode else None)
+    for w in resources.warnings:
+        err.print(f"igkit run: warning: {w}")
     seconds = args.seconds
     why = "time up"
     t0 = time.monotonic()
     prev = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C → KeyboardInterrupt, even if ignored
     try:
-        engine.start(confirm_live=args.confirm_live)
-        with Live(console=console, auto_refresh=False, transient=console.is_terminal) as live:
-            while seconds is None or time.monotonic() - t0 < seconds:
-                time.sleep(0.25)
-                if console.is_terminal:
-                    live.update(_view(engine.state, time.monotonic() - t0, seconds), refresh=True)
-    except KeyboardInterrupt:
-        why = "Ctrl-C"
-    finally:
-        signal.signal(signal.SIGINT, prev)
         try:
-            engine.stop(flatten=args.flatten_on_exit)
+            engine.start(confirm_live=args.confirm_live)
+            with Live(console=console, auto_refresh=False, transient=console.is_terminal) as live:
+                while seconds is None or time.monotonic() - t0 < seconds:
+                    time.sleep(0.25)
+                    if console.is_terminal:
+                        live.update(_view(engine.state, time.monotonic() - t0, seconds), refresh=True)
+        except KeyboardInterrupt:
+            why = "Ctrl-C"
         finally:
-            engine.audit.close()
-    elapsed = time.monotonic() - t0
-    console.print(_view(engine.state, elapsed, seconds))
-    console.print(_summary(engine, elapsed, why))
+            signal.signal(signal.SIGINT, prev)
+            try:
+                engine.stop(flatten=args.flatten_on_exit)
+            finally:
+                engine.audit.close()
+        elapsed = time.monotonic() - t0
+        console.print(_view(engine.state, elapsed, seconds))
+        console.print(_summary(engine, elapsed, why))
+    finally:
+        resources.close()  # logout, feed, in-process simulator (the engine is stopped already)
     return 0
