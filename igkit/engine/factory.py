@@ -126,7 +126,7 @@ def build_engine(
     confirm_live: bool = False,
     sim: Any = None,
     audit_path: str | None = None,
-    speed: float | None | str = "config",
+    speed: float | str | None = "config",
     seed: int | None = None,
     history: Any = None,
     hub: TickHub | None = None,
@@ -177,7 +177,8 @@ def build_engine(
         if chosen is Mode.DEMO:
             _demo_parts(res, cfg, hub, epics, speed, seed)
         else:
-            _ig_parts(res, cfg, hub, epics, sim, client_options, broker_options, feed_options, sim_options)
+            _ig_parts(res, cfg, hub, epics, freq or cfg.candles.freq, sim, client_options, broker_options,
+                      feed_options, sim_options)
         from igkit.risk import RiskManager
 
         risk = RiskManager.from_config(cfg, broker=res.broker)
@@ -191,7 +192,7 @@ def build_engine(
     return res.engine, res
 
 
-def _demo_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str], speed: float | None | str,
+def _demo_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str], speed: float | str | None,
                 seed: int | None) -> None:
     from igkit.broker.paper import PaperBroker
     from igkit.feeds.demo import DemoFeed
@@ -202,7 +203,7 @@ def _demo_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str
     res.broker = PaperBroker()
 
 
-def _ig_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str], sim: Any,
+def _ig_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str], freq: str, sim: Any,
               client_options: Mapping[str, Any] | None, broker_options: Mapping[str, Any] | None,
               feed_options: Mapping[str, Any] | None, sim_options: Mapping[str, Any] | None) -> None:
     from igkit.broker.ig import IGBroker
@@ -231,31 +232,22 @@ def _ig_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str],
         user, password = str(ig.username), ig.password
     res.client.login(user, password, version=ig.api_version)
     res.broker = IGBroker.from_config(cfg, client=res.client, **dict(broker_options or {}))
-    res.feed = _streaming_feed(res.client, hub, epics, feed_options)
+    res.feed = _streaming_feed(res.client, hub, epics, freq, feed_options)
     res.feed.attach_broker(res.broker)
 
 
 def _start_sim(cfg: Config, sim_options: Mapping[str, Any] | None) -> Any:
-    """An in-process simulator with its Lightstreamer server, ticking every day (``always_open``) unless
+    """An in-process simulator (REST + its Lightstreamer server), ticking every day (``always_open``) unless
     ``sim_options`` say otherwise."""
     from igkit.sim import IGSimulator
 
     opts: dict[str, Any] = {"always_open": True, **dict(sim_options or {})}
-    if not _sim_streams_by_default(IGSimulator) and "app_hooks" not in opts:
-        from igkit.sim.lightstreamer.ig_hook import lightstreamer_app_hook
-
-        opts["app_hooks"] = [lightstreamer_app_hook()]
     return IGSimulator.from_config(cfg, **opts).start()
 
 
-def _sim_streams_by_default(cls: Any) -> bool:
-    return bool(getattr(cls, "default_app_hooks", None))
+def _streaming_feed(client: Any, hub: TickHub, epics: list[str], freq: str,
+                    options: Mapping[str, Any] | None) -> Any:
+    from igkit.feeds.streaming import StreamingFeed
 
-
-def _streaming_feed(client: Any, hub: TickHub, epics: list[str], options: Mapping[str, Any] | None) -> Any:
-    try:
-        from igkit.feeds.streaming import StreamingFeed
-    except ImportError:  # pragma: no cover - until the streaming feed lands
-        from igkit.engine._stream_standin import StreamingFeed  # type: ignore[assignment]
-
-    return StreamingFeed(client, hub, epics, **dict(options or {}))
+    opts: dict[str, Any] = {"freq": freq, **dict(options or {})}
+    return StreamingFeed(client, hub, epics, **opts)
