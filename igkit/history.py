@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from igkit.candles import CANDLE_COLUMNS, empty_candles, freq_to_ns, resample_arrays, resample_ticks
 from igkit.errors import DataError
+from igkit.progress import Progress, make_progress
 
 __all__ = ["SOURCES", "load_history", "random_candles", "resolution_ns"]
 
@@ -70,7 +70,7 @@ def load_history(
     tick_rate: float = 4.0,
     root: str | None = None,
     client: Any = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> pd.DataFrame:
     """Candles of ``epic`` over ``[start, end)`` at ``resolution``, in the candle schema.
 
@@ -84,7 +84,8 @@ def load_history(
         seed, tick_rate: the synthetic market's (``"demo"``); the same seed gives the same candles.
         root: the tick store's directory (``"ticks"``).
         client: an :class:`~igkit.ig.IGClient` (``"ig"``).
-        progress: show a tqdm progress bar over the chunks (``"demo"``).
+        progress: a tqdm bar over the chunks (``"demo"``), none (False), or a ``(desc, total) -> bar`` factory
+            such as ``ControlPanel.progress`` to show it in the notebook panel.
 
     Errors (:class:`~igkit.errors.DataError`) name the epic and what was wrong.
     """
@@ -104,7 +105,7 @@ def load_history(
     return _from_demo(epic, f, s, e, seed, tick_rate, progress)
 
 
-def _from_demo(epic: str, f: int, s: int, e: int, seed: int, tick_rate: float, progress: bool) -> pd.DataFrame:
+def _from_demo(epic: str, f: int, s: int, e: int, seed: int, tick_rate: float, progress: Progress) -> pd.DataFrame:
     from igkit.market import SyntheticMarket
 
     try:
@@ -116,8 +117,8 @@ def _from_demo(epic: str, f: int, s: int, e: int, seed: int, tick_rate: float, p
     chunk = max(1, _DAY_NS // f) * f
     edges = [s, *range((s // chunk + 1) * chunk, e, chunk), e]
     parts: list[pd.DataFrame] = []
-    bar = tqdm(total=len(edges) - 1, desc=f"{epic} {pd.Timedelta(f, unit='ns')}", unit="chunk",
-               disable=not progress, leave=False)
+    bar = make_progress(progress, len(edges) - 1, f"{epic} {pd.Timedelta(f, unit='ns')}", unit="chunk",
+                        leave=False)
     try:
         for a, b in itertools.pairwise(edges):
             ts, bid, ask = market.ticks(epic, a, b)

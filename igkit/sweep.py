@@ -21,10 +21,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from igkit.backtest import backtest
 from igkit.errors import DataError
+from igkit.progress import Progress, make_progress
 from igkit.strategy import ParamError, Strategy
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def sweep(
     *,
     scheduler: Any = None,
     n_workers: int | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     config: Any = None,
     **backtest_kwargs: Any,
 ) -> pd.DataFrame:
@@ -115,7 +115,8 @@ def sweep(
             ``distributed.Client``, or None: ``IGKIT_DASK_SCHEDULER``, then ``config.sweep.scheduler``,
             else a temporary ``LocalCluster(processes=True, dashboard_address=None)``.
         n_workers: workers of the temporary local cluster (default ``config.sweep.n_workers`` or 2).
-        progress: a tqdm bar over the parameter sets.
+        progress: a tqdm bar over the parameter sets (True), none (False), or a ``(desc, total) -> bar``
+            factory such as ``ControlPanel.progress`` to show it in the notebook panel.
         config: an igkit ``Config`` whose ``sweep`` section supplies defaults.
         **backtest_kwargs: passed to :func:`~igkit.backtest.backtest` (size, commission, stop, ...).
 
@@ -136,7 +137,7 @@ def sweep(
     if n_workers is None:
         n_workers = int(getattr(getattr(config, "sweep", None), "n_workers", 0) or 2)
     sched = _resolve_scheduler(scheduler, config)
-    bar = tqdm(total=len(items), desc=f"sweep {strategy_class.__name__}", unit="set", disable=not progress)
+    bar = make_progress(progress, len(items), f"sweep {strategy_class.__name__}", unit="set")
     try:
         if sched == "sync" or not items:
             results = _run_batch(candles, strategy_class, items, backtest_kwargs)
