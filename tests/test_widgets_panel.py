@@ -255,15 +255,43 @@ def test_warmup_history_loads_with_a_progress_bar(panel: ControlPanel) -> None:
     assert panel.progress_bars and panel.progress_bars[0].n == 2 and panel.progress_bars[0].closed
 
 
-def test_default_factory_needs_one_for_ig_modes() -> None:
-    p = ControlPanel(load_config())
+def test_sim_mode_starts_a_simulator_backed_engine_kill_and_close_tear_down() -> None:
+    """The default factory for SIM: an in-process IGSimulator, the real IGClient (REST), the StreamingFeed
+    (Lightstreamer ticks and TRADE events) and the IGBroker; the kill switch flattens on the simulator and
+    close() stops the simulator and logs out."""
+    if HoldLong.name not in STRATEGIES:
+        register(HoldLong)
+    p = ControlPanel(load_config())  # config/test.json: no ig.endpoints.sim → an in-process simulator
     try:
-        p.widgets.mode.value = "sim"
+        w = p.widgets
+        with as_user(p):
+            w.mode.value = "sim"
+            w.timeframe.value = "1s"
+            w.instruments.value = (EURUSD,)
+            w.strategy.value = HoldLong.name
+        p.guard()
         p.start()
-        assert p.engine is None
-        assert any("engine_factory" in m for _, m in p.messages)
+        eng = p.engine
+        assert eng is not None, list(p.messages)
+        res = eng.resources
+        sim = res.sim
+        assert res.owns_sim and sim.running and res.client.logged_in
+        assert type(eng.broker).__name__ == "IGBroker" and type(eng.feed).__name__ == "StreamingFeed"
+        wait_for(lambda: "RUNNING" in w.status.value and "SIM" in w.badge.value, what="SIM RUNNING in the header")
+        wait_for(lambda: eng.ticks > 0 and "CONNECTED" in w.connection.value, what="streamed ticks")
+        wait_for(lambda: sim.positions(), what="a position on the simulator")
+        wait_for(lambda: any(getattr(r, "children", None) for r in w.positions.children),
+                 what="the simulator's position in the positions tab")
+        killer = threading.Thread(target=p.kill, name="not-the-refresher")
+        killer.start()
+        killer.join(10)
+        assert eng.state.status is EngineStatus.HALTED
+        assert sim.positions() == [] and eng.broker.positions() == []
+        wait_for(lambda: "HALTED" in w.status.value, what="HALTED in the header")
     finally:
         p.close()
+    assert not sim.running and not res.client.logged_in and res.closed
+    assert p.refresher.writes_off_thread == 0, list(p.refresher.off_thread_examples)
 
 
 def test_demo_start_skips_the_weekend() -> None:

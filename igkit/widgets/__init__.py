@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from igkit.widgets._factory import EngineSettings, default_factory, demo_engine, demo_start_ns
+from igkit.widgets._factory import EngineSettings, close_engine, default_factory, demo_engine, demo_start_ns, ig_engine
 from igkit.widgets.chart import TRACE_INDEX, CandleChart
 from igkit.widgets.panel import ControlPanel, live_panels
 from igkit.widgets.progress import PanelProgress, progress_bar
@@ -24,10 +24,12 @@ __all__ = [
     "EngineSettings",
     "PanelProgress",
     "Refresher",
+    "close_engine",
     "default_factory",
     "demo_engine",
     "demo_start_ns",
     "guard_widget",
+    "ig_engine",
     "live_panels",
     "progress_bar",
 ]

@@ -1,8 +1,9 @@
 """What the panel's controls describe (``EngineSettings``) and the default way to build an engine from
-them: ``demo_engine`` (DemoFeed + PaperBroker + the risk manager, offline, seeded).
+them: ``demo_engine`` (DemoFeed + PaperBroker + the risk manager, offline, seeded) and ``ig_engine`` (the
+simulator or IG through :func:`igkit.engine.factory.build_engine`: IG client, streaming feed, IG broker).
 
 Kept apart from the panel so notebooks and tests can build the same engine the Start button builds, or
-pass their own factory (``ControlPanel(engine_factory=...)``) for IG modes.
+pass their own factory (``ControlPanel(engine_factory=...)``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from igkit.config import Config
 from igkit.errors import ConfigError
 from igkit.market import SyntheticMarket, is_open
 
-__all__ = ["EngineFactory", "EngineSettings", "ProgressFn", "default_factory", "demo_engine", "demo_start_ns"]
+__all__ = [
+    "EngineFactory",
+    "EngineSettings",
+    "ProgressFn",
+    "close_engine",
+    "default_factory",
+    "demo_engine",
+    "demo_start_ns",
+    "ig_engine",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +134,54 @@ def demo_engine(
                       mode="demo")
 
 
+def ig_engine(
+    config: Config,
+    settings: EngineSettings,
+    progress: ProgressFn | None = None,
+    *,
+    confirm_live: bool = False,
+    sim: Any = None,
+    audit_path: str | None = None,
+    **options: Any,
+) -> Any:
+    """A ``LiveEngine`` for ``settings.mode`` (sim, ig-demo, ig-live) from :func:`igkit.engine.factory.build_engine`:
+    sim starts an in-process simulator unless ``config.ig.endpoints.sim`` names one (or ``sim`` is given).
+    The resources (simulator, IG session, feed) ride on the engine as ``engine.resources``; close it all
+    with :func:`close_engine`. ``options`` go to ``build_engine`` (``broker_options=``, ``sim_options=``...).
+    Warm-up history is a Demo feature: ``settings.warmup_bars`` is ignored here (logged)."""
+    from igkit.engine.factory import build_engine
+
+    if not settings.instruments:
+        raise ConfigError("no instruments selected: pick at least one", key="instruments")
+    if settings.warmup_bars:
+        log.info("warm-up history is loaded in Demo mode only; %s starts without it", settings.mode)
+    bar = progress(f"{settings.mode}: connecting", 1) if progress else None
+    try:
+        engine, resources = build_engine(config, mode=settings.mode, strategy=settings.strategy,
+                                         params=dict(settings.params), instruments=settings.instruments,
+                                         freq=settings.freq, confirm_live=confirm_live, sim=sim,
+                                         audit_path=audit_path, **options)
+        if bar is not None:
+            bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    setattr(engine, "resources", resources)  # noqa: B010 - LiveEngine has no such field: ride along
+    return engine
+
+
+def close_engine(engine: Any) -> None:
+    """Close ``engine`` and what was built around it (``engine.resources``: simulator, IG session, feed)."""
+    resources = getattr(engine, "resources", None)
+    if resources is not None and callable(getattr(resources, "close", None)):
+        resources.close()  # closes the engine first
+    else:
+        engine.close()
+
+
 def default_factory(config: Config, settings: EngineSettings, progress: ProgressFn) -> Any:
-    """Demo: :func:`demo_engine`. IG modes need a factory that knows the IG feed and broker."""
+    """Demo: :func:`demo_engine`; sim, ig-demo, ig-live: :func:`ig_engine` (the panel calls a factory for
+    ig-live only after its confirmation button; the engine's start checks both confirmations again)."""
     if settings.mode == "demo":
         return demo_engine(config, settings, progress)
-    raise ConfigError(
-        f"mode {settings.mode!r}: this panel has no engine factory for IG; pass "
-        f"ControlPanel(engine_factory=...) building a LiveEngine with the IG feed and broker, or pick demo",
-        key="broker",
-    )
+    return ig_engine(config, settings, progress, confirm_live=settings.mode == "ig-live")

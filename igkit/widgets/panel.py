@@ -41,7 +41,7 @@ from IPython.display import display
 
 from igkit.config import Config, load_config
 from igkit.strategy import STRATEGIES, get_strategy
-from igkit.widgets._factory import EngineFactory, EngineSettings, default_factory
+from igkit.widgets._factory import EngineFactory, EngineSettings, close_engine, default_factory
 from igkit.widgets._layout import PanelWidgets, build_layout, set_params
 from igkit.widgets._render import Renderer
 from igkit.widgets.chart import CandleChart
@@ -83,7 +83,8 @@ class ControlPanel:
         config: an :class:`igkit.config.Config` (None: :func:`igkit.config.load_config`).
         engine: an engine to drive; None builds one from the controls at Start.
         engine_factory: ``(config, EngineSettings, progress) -> LiveEngine`` used by Start when the
-            controls changed or no engine exists (default: Demo engines; IG modes need your factory).
+            controls changed or no engine exists (default: ``default_factory`` — Demo engines, and
+            simulator/IG engines from :func:`igkit.engine.factory.build_engine`).
         hz: refresh rate of the widgets (2–5).
         window: bars on the chart.
     """
@@ -206,7 +207,7 @@ class ControlPanel:
                 eng = self.engine
                 if eng is None or (not eng.running and s.key() != self._settings_key):
                     if eng is not None:
-                        eng.close()
+                        close_engine(eng)
                     eng = self.factory(self.config, s, self.progress)
                     self._adopt(eng, owns=True)
                     self._settings_key = s.key()
@@ -300,7 +301,7 @@ class ControlPanel:
         eng = self.engine
         if eng is not None:
             try:
-                eng.close()
+                close_engine(eng)
             except Exception:
                 log.exception("closing the engine failed")
         self._renderer.close()
