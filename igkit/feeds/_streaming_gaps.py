@@ -52,6 +52,7 @@ class GapTracker:
         max_attempts: int = 5,
         backoff: tuple[float, float] = (1.0, 30.0),
         clock: Callable[[], float] = time.time,
+        emit: Callable[[Repair], None] | None = None,
     ) -> None:
         self.freq_ns = freq_ns
         self.fetch = fetch
@@ -60,6 +61,7 @@ class GapTracker:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.clock = clock
+        self.emit = emit
         self.open_gaps: dict[str, tuple[int, str]] = {}
         self.pending: list[PendingBackfill] = []
         self.stats: dict[str, int] = dict.fromkeys(("gaps", "backfills", "bars", "errors", "given_up"), 0)
@@ -135,12 +137,15 @@ class GapTracker:
                     p.due = now + wait
                     log.warning("backfill of %s failed (%s); retry in %.1f s", p.epic, exc, wait)
                 continue
-            self.pending.remove(p)
             frame = bars_from_seconds(seconds, pd.Timedelta(self.freq_ns, unit="ns"))
             if len(frame):
                 t = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
                 frame = frame[(t >= p.lo) & (t < p.hi)]
             self.stats["backfills"] += 1
             self.stats["bars"] += len(frame)
-            out.append(Repair(p.epic, frame, p.lo, p.hi, p.reason))
+            rep = Repair(p.epic, frame, p.lo, p.hi, p.reason)
+            if self.emit is not None:
+                self.emit(rep)  # before the backfill leaves ``pending``: no moment where it is in neither
+            self.pending.remove(p)
+            out.append(rep)
         return out

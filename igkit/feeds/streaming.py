@@ -119,7 +119,7 @@ class StreamingFeed(ThreadFeed):
         self._client_status: list[str] = []
         self._auth_failures = 0
         self._fatal_retries = 0
-        self.gaps = GapTracker(self.freq_ns, self._fetch_seconds, settle=settle, backoff=backoff)
+        self.gaps = GapTracker(self.freq_ns, self._fetch_seconds, settle=settle, backoff=backoff, emit=self._emit)
         self._plan = self._make_plan()
 
     # -- public ------------------------------------------------------------------------------------------
@@ -171,14 +171,17 @@ class StreamingFeed(ThreadFeed):
         super().start()
 
     def wait_connected(self, timeout: float = 15.0) -> bool:
-        """Block until every connection is up and subscribed (True), the feed failed, or ``timeout``."""
+        """Block until every connection is up and every item subscribed (True), the feed failed, or
+        ``timeout`` seconds passed (False)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self._connected_evt.wait(0.05):
-                return True
+                subs = list(self.tick_subs)
+                if all(s.wait_subscribed(max(0.0, end - time.monotonic())) for s in subs):
+                    return True
             if self.error is not None or (self._thread is not None and not self._thread.is_alive()):
                 return False
-        return self._connected_evt.is_set()
+        return False
 
     def take_repairs(self) -> list[Repair]:
         """Every repair made since the last call (oldest first); thread-safe."""
@@ -427,13 +430,14 @@ class StreamingFeed(ThreadFeed):
         )
         return frame
 
+    def _emit(self, rep: Repair) -> None:
+        with self._repairs_lock:
+            self._repairs.append(rep)
+        self.hub.count(self.name, "repairs")
+        self.hub.count(self.name, "backfilled_bars", len(rep.frame))
+
     def _backfill(self) -> None:
         due = self.gaps.next_due()
         if due is None or due > time.time():
             return
-        made = self.gaps.run_due()
-        if made:
-            with self._repairs_lock:
-                self._repairs.extend(made)
-            self.hub.count(self.name, "repairs", len(made))
-            self.hub.count(self.name, "backfilled_bars", sum(len(r.frame) for r in made))
+        self.gaps.run_due()
