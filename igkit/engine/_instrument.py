@@ -24,7 +24,7 @@ from igkit.errors import DataError
 from igkit.quality import quality_from_arrays
 from igkit.ticks import TickBuffer, TickReader
 
-__all__ = ["History", "Instrument", "QualityMonitor", "QualityWindow", "load_history"]
+__all__ = ["History", "Instrument", "QualityMonitor", "QualityWindow", "apply_repairs", "load_history"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,33 @@ class History:
             self.append(Candle._make([int(ts[k]), *floats[k].tolist(), int(ticks[k])]))
         return len(frame)
 
+    def merge(self, frame: pd.DataFrame, start_ns: int, end_ns: int) -> int:
+        """Put repaired bars in place: held bars opening in ``[start_ns, end_ns)`` are replaced by ``frame``'s
+        (or dropped where it has none), missing ones inserted in time order; only the newest ``size`` bars
+        are kept. Returns the number of bars taken from ``frame``."""
+        hi = self._hi
+        lo = max(0, hi - self.size)
+        ts, f, n = self._ts[lo:hi], self._f[:, lo:hi], self._n[lo:hi]
+        keep = (ts < start_ns) | (ts >= end_ns)
+        if len(frame):
+            rts = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
+            inside = (rts >= start_ns) & (rts < end_ns)
+            rts = rts[inside]
+            rf = frame[list(CANDLE_COLUMNS[:-1])].to_numpy(dtype=np.float64)[inside].T
+            rn = frame["ticks"].to_numpy(dtype=np.int64)[inside]
+        else:
+            rts, rf, rn = np.empty(0, np.int64), np.empty((_NF, 0)), np.empty(0, np.int64)
+        all_ts = np.concatenate([ts[keep], rts])
+        all_f = np.concatenate([f[:, keep], rf], axis=1)
+        all_n = np.concatenate([n[keep], rn])
+        order = np.argsort(all_ts, kind="stable")[-self.size :]
+        m = len(order)
+        self._ts[:m] = all_ts[order]
+        self._f[:, :m] = all_f[:, order]
+        self._n[:m] = all_n[order]
+        self._hi = m
+        return len(rts)
+
     @property
     def last_ts(self) -> int | None:
         return int(self._ts[self._hi - 1]) if self._hi else None
@@ -141,6 +168,8 @@ class Instrument:
         "last_candle",
         "lost",
         "reader",
+        "repaired",
+        "repairs",
         "signal",
         "signal_ns",
         "ticks",
@@ -155,10 +184,33 @@ class Instrument:
         self.candles = 0  # closed live (history excluded)
         self.ticks = 0
         self.lost = 0
+        self.repairs: list[Any] = []  # feed repairs (igkit.feeds.Repair) waiting for their bars to close
+        self.repaired = 0  # bars put in place by repairs
         self.last: tuple[int, float, float] | None = None
         self.last_candle: Candle | None = None
         self.signal: int | None = None
         self.signal_ns: int | None = None
+
+
+def apply_repairs(inst: Instrument, freq_ns: int) -> int:
+    """Merge the instrument's waiting repairs whose span has closed live (the builder is past it); returns
+    how many bars were put in place. Runs on the engine thread, the history's only writer."""
+    if not inst.repairs:
+        return 0
+    current = inst.builder.current
+    edge = current.ts_ns if current is not None else None
+    last = inst.history.last_ts
+    done = 0
+    waiting = []
+    for rep in inst.repairs:
+        closed = (edge is not None and edge >= rep.end_ns) or (last is not None and last + freq_ns >= rep.end_ns)
+        if closed:
+            done += inst.history.merge(rep.frame, rep.start_ns, rep.end_ns)
+        else:
+            waiting.append(rep)
+    inst.repairs = waiting
+    inst.repaired += done
+    return done
 
 
 class QualityWindow:

@@ -17,7 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from igkit.candles import Candle
-from igkit.engine._instrument import Instrument, QualityMonitor
+from igkit.engine._instrument import Instrument, QualityMonitor, apply_repairs
 from igkit.engine.audit import AuditLog, fill_fields, order_fields, result_fields
 from igkit.engine.metrics import LatencyRing, RateMeter
 from igkit.engine.positions import orders_for_target
@@ -39,6 +39,7 @@ class TradingLoop:
     """The engine thread's loop (a base class; :class:`~igkit.engine.LiveEngine` is the public face)."""
 
     # set by LiveEngine.__init__
+    feed: Any
     hub: Any
     strategy: Any
     broker: Any
@@ -250,7 +251,25 @@ class TradingLoop:
         self._error("strategy", exc, epic)
         self._set_status(EngineStatus.ERROR, f"strategy failed on {epic}: {type(exc).__name__}: {exc}")
 
+    def _repairs(self) -> None:
+        """Candle repairs from the feed (a StreamingFeed's backfills after a gap) merged into the histories
+        once their bars have closed live (engine thread: the histories' only writer)."""
+        take = getattr(self.feed, "take_repairs", None)
+        if not callable(take):
+            return
+        for rep in take():
+            inst = self.instruments.get(rep.epic)
+            if inst is not None:
+                inst.repairs.append(rep)
+        for inst in self.instruments.values():
+            if inst.repairs:
+                n = apply_repairs(inst, inst.builder.freq_ns)
+                if n:
+                    log.info("%s: %d bar(s) repaired from backfilled history", inst.epic, n)
+                    self._dirty = True
+
     def _housekeeping(self) -> None:
+        self._repairs()
         now = time.monotonic()
         try:
             self._quality.step(now)
