@@ -90,6 +90,12 @@ def test_in_process_simulator_real_rest_and_streaming_then_torn_down() -> None:
     assert [r.path for r in sim.request_log if r.method == "DELETE" and r.path == "/session"] == ["/session"]
 
 
+def test_seed_goes_to_the_in_process_simulator() -> None:
+    engine, res = build_engine(cfg(), mode="sim", seed=11, instruments=["EURUSD"])
+    with res:
+        assert engine.mode is Mode.SIM and res.sim.prices.market.seed == 11
+
+
 def test_a_given_simulator_is_used_and_left_running(sim: IGSimulator) -> None:
     engine, res = build_engine(cfg(), mode="sim", sim=sim, strategy=SmaCross(fast=2, slow=3), instruments=["EURUSD"])
     with res:

@@ -294,6 +294,18 @@ def test_sim_mode_starts_a_simulator_backed_engine_kill_and_close_tear_down() ->
     assert p.refresher.writes_off_thread == 0, list(p.refresher.off_thread_examples)
 
 
+def test_ig_demo_without_credentials_runs_demo_and_says_so() -> None:
+    p = ControlPanel(load_config())  # config/test.json: no IG credentials
+    try:
+        with as_user(p):
+            p.widgets.mode.value = "ig-demo"
+        p.start()
+        assert p.engine is not None and p.engine.mode.value == "demo" and p.engine.running
+        assert any("falling back to Demo" in m for _, m in p.messages)
+    finally:
+        p.close()
+
+
 def test_demo_start_skips_the_weekend() -> None:
     saturday = pd.Timestamp("2026-11-21 12:00", tz="UTC").value
     got = demo_start_ns([EURUSD], saturday)

@@ -149,7 +149,8 @@ def build_engine(
         confirm_live: the caller's confirmation for ``ig-live`` (the config must confirm too).
         sim: a running :class:`~igkit.sim.IGSimulator` to use in ``sim`` mode (not stopped by ``close``).
         audit_path: the engine's JSON-lines audit log. history: warm-up candles for the engine.
-        speed, seed: Demo market speed (``"config"``: the config's; None: as fast as possible) and seed.
+        speed: Demo market speed (``"config"``: the config's; None: as fast as possible).
+        seed: the synthetic market's seed (Demo, and an in-process simulator; None: ``market.seed``).
         client_options, broker_options, feed_options, sim_options, engine_options: keywords for
             :class:`~igkit.ig.IGClient`, :class:`~igkit.broker.IGBroker`, the streaming feed, the
             in-process simulator (``IGSimulator.from_config``) and :class:`LiveEngine`.
@@ -177,8 +178,11 @@ def build_engine(
         if chosen is Mode.DEMO:
             _demo_parts(res, cfg, hub, epics, speed, seed)
         else:
+            sim_opts = dict(sim_options or {})
+            if seed is not None:
+                sim_opts.setdefault("seed", seed)
             _ig_parts(res, cfg, hub, epics, freq or cfg.candles.freq, sim, client_options, broker_options,
-                      feed_options, sim_options)
+                      feed_options, sim_opts)
         from igkit.risk import RiskManager
 
         risk = RiskManager.from_config(cfg, broker=res.broker)

@@ -209,6 +209,8 @@ class ControlPanel:
                     if eng is not None:
                         close_engine(eng)
                     eng = self.factory(self.config, s, self.progress)
+                    for warning in getattr(getattr(eng, "resources", None), "warnings", None) or ():
+                        self.notify(str(warning))  # e.g. IG credentials missing: Demo instead
                     self._adopt(eng, owns=True)
                     self._settings_key = s.key()
                 eng.start(confirm_live=confirm_live or self.confirmed_live)
