@@ -158,6 +158,7 @@ def test_stream_drop_with_a_position_open_is_reconciled_and_kept(sim: IGSimulato
     assert engine.broker.positions()[0].deal_id == sim.positions()[0].deal_id
     assert posts(sim) == [200] and len(engine.fills) == 1  # no duplicate order
     assert engine.broker.reconcile()["ok"] is True
+    wait_for(lambda: engine.instruments[EURUSD].repaired >= 1, what="the gap's bars repaired from REST history")
 
 
 def test_daily_loss_breach_halts_and_flattens_on_the_simulator(sim: IGSimulator,
