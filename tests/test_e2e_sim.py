@@ -86,12 +86,13 @@ Built = tuple[LiveEngine, EngineResources]
 def make(sim: IGSimulator, tmp_path: Path) -> Iterator[Callable[..., Built]]:
     made: list[EngineResources] = []
 
-    def build(strategy: Strategy, instruments: list[str] | None = None, risk: dict[str, Any] | None = None) -> Built:
+    def build(strategy: Strategy, instruments: list[str] | None = None, risk: dict[str, Any] | None = None,
+              **client: Any) -> Built:
         cfg = Config.model_validate({"risk": {"max_orders_per_minute": 1000, **(risk or {})}})
         engine, res = build_engine(
             cfg, mode="sim", sim=sim, strategy=strategy, instruments=instruments or [EURUSD], freq="1s",
             audit_path=str(tmp_path / "audit.jsonl"),
-            client_options={"limits": RateLimits(UNLIMITED, UNLIMITED, UNLIMITED), "backoff": 0.01},
+            client_options={"limits": RateLimits(UNLIMITED, UNLIMITED, UNLIMITED), "backoff": 0.01, **client},
             broker_options={"account_interval": 0.1},
             feed_options={"client_options": FAST_STREAM, "backoff": (0.2, 1.0), "settle": 0.2},
         )
@@ -127,14 +128,21 @@ def test_rejected_deal_is_rejected_in_state_and_audit_and_the_engine_goes_on(
     assert not [r for r in read_audit(engine.audit.path) if r["kind"] == "fill"]
 
 
-def test_lost_answer_to_the_order_post_one_position_no_duplicate(sim: IGSimulator,
-                                                                 make: Callable[..., Built]) -> None:
-    sim.faults.drop_next(1, path="/positions/otc", method="POST", after=True)  # executed, answer lost
-    engine, _ = make(AlwaysLong())
+@pytest.mark.parametrize("fault", ["answer dropped", "answer later than the client's timeout"])
+def test_lost_answer_to_the_order_post_one_position_no_duplicate(sim: IGSimulator, make: Callable[..., Built],
+                                                                 fault: str) -> None:
+    if fault == "answer dropped":
+        sim.faults.drop_next(1, path="/positions/otc", method="POST", after=True)  # executed, answer lost
+        engine, _ = make(AlwaysLong())
+        want = [0]
+    else:  # held 1.2 s, the client gives up after 0.5 s and looks the reference up (settling 1.5 s first)
+        sim.faults.delay_next(1, 1.2, path="/positions/otc", method="POST")
+        engine, _ = make(AlwaysLong(), timeout=0.5, settle=1.5)
+        want = [200]
     engine.start()
     wait_for(lambda: engine.fills, what="the fill of the first order")
     time.sleep(2.5)  # two more bars: the engine must know it is long and not buy again
-    assert posts(sim) == [0]  # sent once, its answer dropped, never resent
+    assert posts(sim) == want  # sent once, never resent
     [pos] = sim.positions()
     assert pos.size == 1.0 and len(engine.fills) == 1 and engine.broker.net_position(EURUSD) == 1.0
     assert [r.status for r in engine.orders] == [OrderStatus.FILLED]
