@@ -109,7 +109,8 @@ class IGSimulator:
         self.faults = Faults(self.auth.expire_tokens)
         hooks = [*self.default_app_hooks, *app_hooks]
         if stream and not any(getattr(h, "igkit_lightstreamer", False) for h in hooks):
-            hooks.insert(0, lightstreamer_app_hook(keepalive_ms=stream_keepalive_ms, interval_s=stream_interval_s))
+            # last: a test's own hook that mounts another TLCP server wins (the default then stands aside)
+            hooks.append(lightstreamer_app_hook(keepalive_ms=stream_keepalive_ms, interval_s=stream_interval_s))
         self.app_hooks: list[AppHook] = hooks
         self.router = Router()
         for module in (routes_session, routes_markets, routes_dealing, routes_history):

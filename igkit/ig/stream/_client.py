@@ -328,7 +328,8 @@ class StreamingClient:
         def handle(item: str, update: Any) -> None:
             epic = by_item[item]
             st = last[epic]
-            utm, bid, ofr = update.getValue("UTM"), update.getValue("BID"), update.getValue("OFR")
+            # by 1-based position in TICK_REQUEST_FIELDS (BID OFR UTM): the library's name lookup costs more
+            bid, ofr, utm = update.getValue(1), update.getValue(2), update.getValue(3)
             stats = cell[0].stats
             if utm:
                 try:
@@ -417,9 +418,9 @@ class StreamingClient:
         :class:`WorkingOrderUpdate` (only the fields that changed in each update are parsed)."""
 
         def handle(_item: str, update: Any) -> None:
-            for name in it.TRADE_FIELDS:
-                if update.isValueChanged(name):
-                    event = it.parse_trade(name, update.getValue(name), self.account_id)
+            for pos, name in enumerate(it.TRADE_FIELDS, 1):  # by position: see _values
+                if update.isValueChanged(pos):
+                    event = it.parse_trade(name, update.getValue(pos), self.account_id)
                     if event is not None:
                         on_event(event)
 
@@ -428,7 +429,9 @@ class StreamingClient:
 
 
 def _values(update: Any, fields: tuple[str, ...]) -> dict[str, str | None]:
-    return {f: update.getValue(f) for f in fields}
+    # by 1-based position (``fields`` is the subscription's schema, in order): the library's lookup by
+    # name costs ~20 µs a field, by position ~0.7 µs
+    return {f: update.getValue(i) for i, f in enumerate(fields, 1)}
 
 
 def _listed(epics: Iterable[str], where: str) -> list[str]:

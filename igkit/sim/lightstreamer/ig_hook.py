@@ -65,7 +65,8 @@ def lightstreamer_app_hook(
     """
 
     def hook(app: web.Application, sim: Any) -> None:
-        if LS_SERVER_KEY in app:  # already mounted (the simulator's default and an explicit hook)
+        mounted = any(getattr(r, "canonical", "") == "/lightstreamer" for r in app.router.resources())
+        if LS_SERVER_KEY in app or mounted:  # a server is there already (an explicit hook ran first)
             return
         prices = sim.prices
         last_forced: dict[str, tuple[float, float]] = {}
