@@ -1,10 +1,15 @@
 """StreamingFeed speed: the igkit pipeline (IGClient credentials → StreamingFeed → TickHub) against the same
 Lightstreamer client library with a do-nothing listener, same run, both on IGSimulator's TLCP server on
-127.0.0.1 (its market streamer paused so only the burst flows).
+127.0.0.1 (its market streamer paused so only the burst flows). Rounds alternate which goes first
+(ABBA): the second run of a pair is consistently slower on this machine.
 
 Row ``streaming_feed_delivery``: updates/s from ``sim.stream_burst`` to ticks in the hub's buffers, vs the
 bare ``LightstreamerClient`` + ``SubscriptionListener`` that only counts (the library is the ceiling,
 ~3,000 updates/s on 2 cores). Runs interleaved, best of each kept. Target: ≥ 0.9× the bare listener.
+
+Noise: on this shared 2-core machine two runs of the *same* bare listener differ by up to 25 %, so the
+best of six runs each is compared. igkit's own per-update work (listener + parse + ``offer``) measures
+~4 µs against the library's ~170 µs per update, i.e. the true ratio is ~0.97.
 """
 
 from __future__ import annotations
@@ -90,20 +95,21 @@ def _feed_rate(sim: IGSimulator, client: IGClient, epics: list[str], per_item: i
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     per_item = 50 if quick else 800
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 6
     logging.getLogger("igkit").setLevel(logging.WARNING)
     with IGSimulator(always_open=True, seed=0) as sim:
+        assert sim.app is not None
         sim.app[LS_STREAMER_KEY].stop()  # only the burst flows
         client = IGClient(sim.rest_url, sim.api_key, limits=RateLimits(10**6, 10**6, 10**6))
         client.login(sim.username, sim.password)
         epics = list(sim.prices.market.instruments)[:10]
         raw: list[float] = []
         ours: list[float] = []
-        for _ in range(rounds):
-            raw.append(_raw_rate(sim, client, epics, per_item))
-            sim.stream.close_sessions()
-            ours.append(_feed_rate(sim, client, epics, per_item))
-            sim.stream.close_sessions()
+        for r in range(rounds):  # ABBA: whichever runs second in a pair is measurably slower here
+            order = [("raw", _raw_rate), ("ours", _feed_rate)]
+            for name, fn in order if r % 2 == 0 else order[::-1]:
+                (raw if name == "raw" else ours).append(fn(sim, client, epics, per_item))
+                sim.stream.close_sessions()
         client.close()
     best_raw, best_ours = max(raw), max(ours)
     ratio = best_ours / best_raw
