@@ -179,7 +179,7 @@ def test_malformed_lines(sim: IGSimulator, client: IGClient) -> None:
         # documented behaviour: an unparsable U line is fatal to the library (server error 61, it stays
         # disconnected); the feed counts it and reconnects after its backoff, and backfills the gap
         assert sim.stream_malformed("update") == 1
-        assert wait(lambda: hub.counters()["ig-stream"].get("stream_errors", 0) == 1, 5)
+        assert wait(lambda: hub.counters().get("ig-stream", {}).get("stream_errors", 0) == 1, 5)
         assert feed.clients[0].server_error is not None and feed.clients[0].server_error[0] == 61
         assert wait(lambda: feed.status is FeedStatus.CONNECTED and feed.clients[0].connected, 8)
         n = hub.buffer(epics[0]).total
@@ -230,12 +230,39 @@ def test_expired_credentials_relogin_and_reconnect(sim: IGSimulator, client: IGC
         logins = client.session.logins
         assert sim.expire_stream_credentials() == 1
         sim.drop_streams("end")  # the client opens a new session with the expired password: refused
-        assert wait(lambda: hub.counters()["ig-stream"].get("relogins", 0) == 1, 8), feed.stats()
+        assert wait(lambda: hub.counters().get("ig-stream", {}).get("relogins", 0) == 1, 8), feed.stats()
         assert wait(lambda: feed.status is FeedStatus.CONNECTED, 8), hub.statuses()
         assert client.session.logins == logins + 1
         assert sim.stream.stats["creates_refused"] == 1 and feed.error is None
         n = hub.buffer(epics[0]).total
         assert wait(lambda: hub.buffer(epics[0]).total > n + 10, 5)
+        assert hub.counters()["ig-stream"]["reconnects"] == 1
+    finally:
+        feed.stop()
+
+
+def test_no_ticks_from_an_open_market_is_a_gap_backfilled(sim: IGSimulator, client: IGClient) -> None:
+    """The server goes quiet for one epic (a frozen quote: nothing published) while its REST history goes on:
+    after ``stale_after`` the feed asks REST whether the market is open (it is), opens a gap, and once
+    ticks come back the span is backfilled."""
+    epic, other = epics_of(sim, 2)
+    hub = TickHub(100_000)
+    feed = make_feed(client, hub, [epic, other], stale_after=1.0)
+    feed.start()
+    try:
+        assert feed.wait_connected(15), feed.error
+        assert wait(lambda: hub.buffer(epic).total > 10, 5)
+        bid, ask = sim.quote(epic)
+        sim.set_price(epic, bid, ask)  # frozen: the stream publishes one tick, then nothing
+        assert wait(lambda: epic in feed.gaps.open_gaps, 6), feed.stats()
+        assert feed.gaps.open_gaps[epic][1] == "stale" and other not in feed.gaps.open_gaps
+        markets = [r for r in sim.request_log if r.path == "/markets" or r.path.startswith("/markets/")]
+        assert markets  # the open/closed question went to REST
+        sim.clear_price(epic)
+        assert wait(lambda: epic not in feed.gaps.open_gaps and not feed.gaps.pending, 8), feed.stats()
+        reps = [r for r in feed.take_repairs() if r.epic == epic]
+        assert [r.reason for r in reps] == ["stale"] and len(reps[0].frame) >= 1
+        assert hub.counters()["ig-stream"]["stale"] == 1
     finally:
         feed.stop()
 

@@ -66,7 +66,9 @@ def test_drop_with_an_open_position_reconciles_and_repairs_candles(sim: IGSimula
         assert sim.drop_streams("stall") == 1
         assert wait(lambda: feed.status is not FeedStatus.CONNECTED, 5)
         assert wait(lambda: feed.status is FeedStatus.CONNECTED, 8), hub.statuses()
-        assert wait(lambda: hub.counters()["ig-stream"].get("broker_reconciles", 0) >= 1, 5)
+        assert wait(lambda: hub.counters()["ig-stream"].get("broker_reconciles", 0) == 1, 5)
+        assert wait(lambda: [(f.status, f.detail) for f in engine.state.feeds if f.feed == "ig-stream"]
+                    == [("CONNECTED", "CONNECTED:WS-STREAMING")], 5), engine.state.feeds  # fmt: skip
         assert broker.last_report is not None and broker.last_report["ok"], broker.last_report
         inst = engine.instruments[epic]
         assert wait(lambda: inst.repaired > 0, 15), feed.stats()

@@ -117,6 +117,7 @@ class StreamingFeed(ThreadFeed):
         self._candles: dict[str, deque[CandleUpdate]] = {e: deque(maxlen=5000) for e in self.epics}
         self._connected_evt = threading.Event()
         self._client_status: list[str] = []
+        self._reconnects: list[int] = []
         self._auth_failures = 0
         self._fatal_retries = 0
         self.gaps = GapTracker(self.freq_ns, self._fetch_seconds, settle=settle, backoff=backoff, emit=self._emit)
@@ -265,6 +266,7 @@ class StreamingFeed(ThreadFeed):
         creds = self.client.streaming_credentials()
         self.clients, self.tick_subs, self._trade_sub = [], [], None
         self._client_status = ["DISCONNECTED"] * len(self._plan)
+        self._reconnects = [0] * len(self._plan)
         self._last_seen: dict[str, tuple[int, float]] = {}
         for i, epics in enumerate(self._plan):
             c = StreamingClient.from_credentials(
@@ -325,10 +327,12 @@ class StreamingFeed(ThreadFeed):
             if not was_up:
                 for e in epics:
                     self.gaps.close(e, now)
-                if old != "DISCONNECTED" or self.clients[i].stats["reconnects"]:
+                n = self.clients[i].stats["reconnects"]
+                if n > self._reconnects[i]:  # a reconnect, not the first connect
+                    self._reconnects[i] = n
                     self.hub.count(self.name, "reconnects")
-                if self.clients[i].stats["reconnects"] and self.broker is not None:
-                    self._reconcile_broker()
+                    if self.broker is not None:
+                        self._reconcile_broker()
         elif status == "STALLED" or (status.startswith("DISCONNECTED") and was_up):
             for e in epics:
                 last = self.hub.buffer(e).last()
