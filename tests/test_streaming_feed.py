@@ -291,15 +291,26 @@ def test_ig_candles_compared_with_ours(sim: IGSimulator, client: IGClient) -> No
     assert all(v == 0 for v in rep["max_abs_diff"].values()), rep
 
 
-def test_status_listener_threads(sim: IGSimulator, client: IGClient) -> None:
+def test_status_from_the_feed_thread_start_stop_restart(sim: IGSimulator, client: IGClient) -> None:
     """Status reaches the hub from the feed's own thread, never the library's (listeners may be slow)."""
     hub = TickHub(1000)
     threads: set[str] = set()
     hub.on_status(lambda *a: threads.add(threading.current_thread().name))
-    feed = make_feed(client, hub, epics_of(sim, 1))
+    epic = epics_of(sim, 1)[0]
+    feed = make_feed(client, hub, [epic])
     feed.start()
     try:
         assert feed.wait_connected(15)
+        feed.start()  # idempotent
+        assert len(feed.clients) == 1 and len(sim.stream.session_ids()) == 1
     finally:
         feed.stop()
     assert threads and all(t.startswith("igkit-feed-") or t == threading.current_thread().name for t in threads)
+    assert wait(lambda: sim.stream.session_ids() == [], 5)  # stop closed the connection
+    feed.start()  # and a stopped feed starts again
+    try:
+        assert feed.wait_connected(15)
+        n = hub.buffer(epic).total
+        assert wait(lambda: hub.buffer(epic).total > n + 5, 5)
+    finally:
+        feed.stop()

@@ -264,6 +264,7 @@ class StreamingFeed(ThreadFeed):
 
     def _connect_all(self) -> None:
         creds = self.client.streaming_credentials()
+        q = self._events = queue.SimpleQueue()  # a restart never sees the old connections' events
         self.clients, self.tick_subs, self._trade_sub = [], [], None
         self._client_status = ["DISCONNECTED"] * len(self._plan)
         self._reconnects = [0] * len(self._plan)
@@ -271,8 +272,8 @@ class StreamingFeed(ThreadFeed):
         for i, epics in enumerate(self._plan):
             c = StreamingClient.from_credentials(
                 creds,
-                on_status=lambda s, i=i: self._events.put(("status", i, s)),
-                on_error=lambda e, i=i: self._events.put(("error", i, e)),
+                on_status=lambda s, i=i: q.put(("status", i, s)),
+                on_error=lambda e, i=i: q.put(("error", i, e)),
                 **self._options(),
             )
             self.clients.append(c)
@@ -282,26 +283,11 @@ class StreamingFeed(ThreadFeed):
                     c.subscribe_candles(e, self.ig_candles, self._candles[e].append)
         if self.broker is not None:
             self._trade_sub = self.clients[0].subscribe_trades(self.broker.on_trade_event)
-        for c in self.clients:
+        for c in self.clients:  # statuses and refusals arrive as events (handled by the loop in _run)
             c.connect(wait=False)
-        for c in self.clients:  # raise a refusal of fresh credentials at once (AuthError → feed.error)
-            self._wait_client(c)
-
-    def _wait_client(self, c: StreamingClient) -> None:
-        """Wait (up to 30 s) for ``c``; refusals arrive as error events and are handled there."""
-        end = time.monotonic() + 30.0
-        while not self._stopping.is_set() and time.monotonic() < end:
-            try:
-                c.wait_connected(0.2)
-                return
-            except IgkitError:
-                if c.error is not None:
-                    return
-        if not c.connected:
-            log.warning("feed %s: not connected after 30 s; the library keeps trying", self.name)
 
     def _on_gap(self, epic: str, last_ts_ns: int | None) -> None:  # library thread
-        self._events.put(("gap", epic, last_ts_ns))
+        self._events.put(("gap", epic, last_ts_ns))  # (a stale gap of a replaced connection is harmless)
 
     # -- events (supervisor thread) ----------------------------------------------------------------------
     def _handle(self, ev: tuple[Any, ...]) -> None:

@@ -1,8 +1,9 @@
-"""Lightstreamer for the IG simulator, as an ``IGSimulator`` app hook (the simulator's files untouched).
+"""Lightstreamer for the IG simulator, as an ``IGSimulator`` app hook.
 
-``IGSimulator(app_hooks=[lightstreamer_app_hook()])`` mounts the TLCP server on the simulator's aiohttp
-app (``/lightstreamer``, next to ``/gateway/deal``), so ``lightstreamerEndpoint`` from ``POST /session``
-works as on IG:
+``IGSimulator`` runs this hook by default (``stream=True``; ``IGSimulator(app_hooks=[lightstreamer_app_hook(
+...)])`` chooses other options): it mounts the TLCP server on the simulator's aiohttp app
+(``/lightstreamer``, next to ``/gateway/deal``), so ``lightstreamerEndpoint`` from ``POST /session``
+works as on IG. A hook that finds a TLCP server mounted already (another hook ran first) does nothing.
 
 * credentials: the simulator's ``check_stream_credentials(user, password)`` (``CST-…|XST-…`` of
   a live REST session);
@@ -11,7 +12,7 @@ works as on IG:
 * dealing: every ``SimEvent`` (CONFIRM, OPU, WOU, ACCOUNT) is published on ``TRADE:<account>`` /
   ``ACCOUNT:<account>`` (:func:`event_values`).
 
-The server is stored in the app as ``app[LS_SERVER_KEY]`` (the lead may expose it as ``sim.stream``).
+The server is stored in the app as ``app[LS_SERVER_KEY]`` (``IGSimulator.stream``).
 """
 
 from __future__ import annotations
