@@ -75,14 +75,14 @@ def test_request_budget_is_never_exceeded(sim: IGSimulator) -> None:
     limits = RateLimits(8, 8, 100, period=1.0)  # 8 non-trading requests per second, shared
     client = client_with(sim, limits)
     hub = TickHub(10_000)
-    feed = PollingFeed(client, hub, epics_of(sim, 48), interval=0.001, budget_share=1.0)
+    feed = PollingFeed(client, hub, epics_of(sim, 10), interval=0.001, budget_share=1.0)
     sim.clear_request_log()
     feed.start()
     time.sleep(3.0)
     feed.stop()
     client.close()
     calls = np.array(markets_calls(sim))
-    assert len(calls) >= 16  # it did use the budget
+    assert len(calls) >= 12  # it did use the budget (unpaced, interval=0.001 s would be ~1000 calls)
     window = np.searchsorted(calls, calls + 1_000_000_000) - np.arange(len(calls))
     assert window.max() <= 8, window.max()
     assert feed.metrics()["min_gap_s"] == pytest.approx(1.05 / 8)
