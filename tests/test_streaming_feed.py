@@ -267,6 +267,23 @@ def test_no_ticks_from_an_open_market_is_a_gap_backfilled(sim: IGSimulator, clie
         feed.stop()
 
 
+def test_server_reported_overflow_is_backfilled(sim: IGSimulator, client: IGClient) -> None:
+    epic, other = epics_of(sim, 2)
+    hub = TickHub(100_000)
+    feed = make_feed(client, hub, [epic, other])
+    feed.start()
+    try:
+        assert feed.wait_connected(15), feed.error
+        assert wait(lambda: hub.buffer(epic).total > 10, 5)
+        assert sim.stream.overflow(tick_item(epic), 7) == 1  # "OV": the server dropped 7 updates of epic
+        assert wait(lambda: feed.repairs() != [] and not feed.gaps.pending, 8), feed.stats()
+        [rep] = feed.take_repairs()
+        assert rep.epic == epic and rep.reason == "lost" and len(rep.frame) >= 1
+        assert feed.tick_subs[0].stats["lost"] == 7 and feed.status is FeedStatus.CONNECTED
+    finally:
+        feed.stop()
+
+
 def test_feed_arguments_are_checked(sim: IGSimulator, client: IGClient) -> None:
     with pytest.raises(StreamError, match="no epics"):
         make_feed(client, TickHub(10), [])

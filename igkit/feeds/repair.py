@@ -42,8 +42,10 @@ class Repair(NamedTuple):
 
     ``start_ns``/``end_ns`` is the repaired span (whole bars, ``end_ns`` exclusive): every live bar opening
     in it is replaced by the frame's bar of the same open time, or dropped if the frame has none (no
-    ticks in that bar). ``reason`` says what caused the gap (``disconnect``, ``resubscribed``, ``stale``,
-    ``lost``).
+    ticks in that bar). ``reason`` says what caused the gap, ``+``-joined when several
+    did: the client status that opened it in lower case (``stalled``, ``disconnected:will-retry``,
+    ``disconnected:trying-recovery``, ...), ``lost`` (the client reported lost updates: subscribed again
+    after a lost session, or the server's overflow notice) or ``stale`` (no tick from an open market).
     """
 
     epic: str

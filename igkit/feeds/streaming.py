@@ -300,7 +300,7 @@ class StreamingFeed(ThreadFeed):
             epic, last = ev[1], ev[2]
             now = time.time_ns()
             self.hub.count(self.name, "gaps")
-            self.gaps.add(epic, last or now, now, "resubscribed")
+            self.gaps.add(epic, last or now, now, "lost")  # resubscribed after a lost session, or OV
 
     def _on_status(self, i: int, status: str) -> None:
         old = self._client_status[i] if i < len(self._client_status) else "DISCONNECTED"
