@@ -126,3 +126,48 @@ def test_engine_applies_a_repair_only_once_its_bars_closed_live() -> None:
     got = inst.history.frame()
     np.testing.assert_array_equal(got["ticks"].to_numpy(), closed["ticks"].to_numpy()[: len(got)])
     np.testing.assert_array_equal(got["bid_low"].to_numpy(), closed["bid_low"].to_numpy()[: len(got)])
+
+
+def test_gap_tracker_merges_widens_retries_with_backoff_and_gives_up() -> None:
+    from igkit.errors import IGRequestError, RateLimitError
+    from igkit.feeds._streaming_gaps import GapTracker
+
+    now = [0.0]
+    calls: list[tuple[str, int, int]] = []
+    fail: list[Exception] = []
+    ts, bid, ask = ticks()
+    sec = seconds_frame(ts, bid, ask)
+
+    def fetch(epic: str, lo: int, hi: int) -> pd.DataFrame:
+        calls.append((epic, lo, hi))
+        if fail:
+            raise fail.pop(0)
+        t = sec.index.as_unit("ns").asi8
+        return sec[(t >= lo) & (t <= hi)]
+
+    made: list[Repair] = []
+    g = GapTracker(5 * S, fetch, settle=1.0, backoff=(2.0, 8.0), max_attempts=3, max_span_s=60,
+                   clock=lambda: now[0], emit=made.append)  # fmt: skip
+    g.open("E", T0 + 12 * S, "stalled")
+    g.open("E", T0 + 14 * S, "ignored: already open")
+    g.close("E", T0 + 17 * S)
+    g.add("E", T0 + 19 * S, T0 + 21 * S, "lost")  # overlaps: merged into one backfill
+    [p] = g.pending
+    assert (p.lo, p.hi, p.reason) == (T0 + 10 * S, T0 + 25 * S, "stalled+lost")  # whole 5 s bars
+    now[0] = (T0 + 25 * S) / S + 0.5
+    assert g.run_due() == [] and calls == []  # not yet settled
+    now[0] += 1.0
+    fail.append(IGRequestError("boom"))
+    assert g.run_due() == [] and g.pending[0].due == now[0] + 2.0  # first retry after 2 s
+    now[0] += 2.0
+    [rep] = g.run_due()
+    assert calls[-1] == ("E", T0 + 10 * S, T0 + 24 * S) and made == [rep] and g.pending == []
+    assert rep.frame.index.as_unit("ns").asi8.tolist() == [T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]
+    g.add("F", T0, T0 + 600 * S, "stalled")  # longer than max_span_s: only the last 60 s
+    assert g.pending[0].lo == T0 + 540 * S
+    now[0] = 1e12
+    fail.extend([RateLimitError("allowance"), RateLimitError("allowance"), RateLimitError("allowance")])
+    for _ in range(3):
+        g.run_due()
+        now[0] += 8.0  # rate limited: the longest backoff
+    assert g.pending == [] and g.stats["given_up"] == 1 and g.stats["errors"] == 4

@@ -20,6 +20,11 @@ thread (the feed's own) then:
   bars of ``freq`` (:mod:`igkit.feeds.repair`), handed over on a thread-safe queue
   (:meth:`take_repairs`) to whoever owns candles (the engine merges them into its history).
 
+Cost: a backfill asks IG for one SECOND bar per second of every repaired bar (whole bars of ``freq``), which
+counts against IG's weekly historical allowance (10,000 points by default): a 1-minute frequency costs
+≥ 60 points per epic and gap. ``backfill_max_s`` caps one gap's span; a request the client's allowance
+cannot cover is refused before it is sent, retried with the backoff and then given up (logged, counted).
+
 Optional: IG-built candles (``ig_candles="SECOND"|"1MINUTE"|…``) kept for a quality comparison with ours
 (:meth:`ig_candles_frame`, :meth:`compare`), and the account's TRADE stream handed to an
 :class:`~igkit.broker.IGBroker` (:meth:`attach_broker`), which is reconciled after every reconnect.
@@ -69,6 +74,8 @@ class StreamingFeed(ThreadFeed):
         client_options: passed to every :class:`StreamingClient` (timers, ``forced_transport``...).
         backoff: (first, cap) seconds of the re-login / reconnect / backfill backoff.
         settle: seconds after a repaired span ends before it is fetched.
+        backfill_max_s: the longest span one gap is backfilled over (its most recent part).
+        max_repairs: repairs kept until taken (the oldest are dropped beyond).
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class StreamingFeed(ThreadFeed):
         client_options: Mapping[str, Any] | None = None,
         backoff: tuple[float, float] = (1.0, 30.0),
         settle: float = 1.0,
+        backfill_max_s: float = 900.0,
         max_repairs: int = 10_000,
     ) -> None:
         super().__init__(hub, name)
@@ -120,7 +128,14 @@ class StreamingFeed(ThreadFeed):
         self._reconnects: list[int] = []
         self._auth_failures = 0
         self._fatal_retries = 0
-        self.gaps = GapTracker(self.freq_ns, self._fetch_seconds, settle=settle, backoff=backoff, emit=self._emit)
+        self.gaps = GapTracker(
+            self.freq_ns,
+            self._fetch_seconds,
+            settle=settle,
+            backoff=backoff,
+            emit=self._emit,
+            max_span_s=backfill_max_s,
+        )
         self._plan = self._make_plan()
 
     # -- public ------------------------------------------------------------------------------------------
