@@ -79,7 +79,9 @@ def test_deal_over_rest_streams_confirm_position_balance_and_prices(sim: IGSimul
         assert wait(lambda: any(isinstance(x, AccountUpdate) and (x.margin or 0) > 0 for x in got))
         acc = [x for x in got if isinstance(x, AccountUpdate)][-1]
         rest = sim.balance(account)
-        assert acc.funds == rest["balance"] and acc.margin == rest["deposit"]
+        # the margin of a USD position in a GBP account moves with the (unforced) GBP/USD rate between
+        # the streamed update and this REST read: equal up to that drift
+        assert acc.funds == rest["balance"] and acc.margin == pytest.approx(rest["deposit"], rel=2e-3)
     finally:
         client.close()
 
