@@ -147,7 +147,7 @@ class Fill:
     size: float
     price: float
     time_ns: int
-    reason: str = "market"  # market, stop, limit, trailing_stop, working_order, close, kill
+    reason: str = "market"  # market, stop, limit, trailing_stop, working_order, close, kill, external
     pnl: float = 0.0  # realised P&L of a closing fill, in account currency
     opening: bool = True
 
