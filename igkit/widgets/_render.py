@@ -108,10 +108,11 @@ class Renderer:
         if s is not None:
             cur = s["currency"]
             wd.balance.value = f"balance <b>{s['balance']:,.2f} {esc(cur)}</b> · equity {s['equity']:,.2f}"
-            pnl = s["realized_pnl"] + s["unrealized_pnl"] + 0.0  # + 0.0: no "-0.00"
+            real, unreal = _cents(s["realized_pnl"]), _cents(s["unrealized_pnl"])
+            pnl = _cents(real + unreal)
             color = "#43a047" if pnl >= 0 else "#e53935"
             wd.pnl.value = (f"P&amp;L <b style='color:{color}'>{pnl:+,.2f}</b> "
-                            f"(real. {s['realized_pnl'] + 0.0:+,.2f}, unreal. {s['unrealized_pnl'] + 0.0:+,.2f})")
+                            f"(real. {real:+,.2f}, unreal. {unreal:+,.2f})")
             # wall time since a new tick was last seen: a Demo or replay clock may be far from now, so
             # comparing tick timestamps with the wall clock would say nothing about staleness
             last = s["last_tick_ns"]
@@ -313,3 +314,8 @@ class Renderer:
         for row, ip, lbl, _ in self._bars.values():
             for x in (ip, lbl, row):
                 x.close()
+
+
+def _cents(x: float) -> float:
+    """Rounded to cents, so a tiny negative residue shows as +0.00, not -0.00."""
+    return round(float(x), 2) + 0.0
