@@ -4,13 +4,13 @@ and a CandleBuilder per buffer, plus the feed's repairs) and the truth built fro
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from _ig_sim import make_client
+from _waiting import wait as wait  # re-exported for the feed tests
 
 from igkit.candles import CandleBuilder, candles_to_frame, freq_to_ns, resample_arrays
 from igkit.feeds import Repair, StreamingFeed, repair_candles
@@ -34,15 +34,6 @@ def make_feed(client: Any, hub: TickHub, epics: Iterable[str], **kw: Any) -> Str
     kw.setdefault("client_options", FAST)
     kw.setdefault("backoff", (0.3, 2.0))
     return StreamingFeed(client, hub, list(epics), **kw)
-
-
-def wait(pred: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 class LiveCandles:

@@ -5,11 +5,12 @@ confirm, the position and the balance arrive typed on the stream."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
+from _waiting import wait as wait_until
 from sim_support import Raw
 
 from igkit.errors import AuthError
@@ -30,13 +31,7 @@ def sim() -> Iterator[IGSimulator]:
         yield s
 
 
-def wait(pred: Callable[[], bool], timeout: float = 8.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
+wait = partial(wait_until, timeout=8.0)
 
 
 def test_deal_over_rest_streams_confirm_position_balance_and_prices(sim: IGSimulator) -> None:

@@ -10,9 +10,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
+from _waiting import wait as wait_until
 from aiohttp import web
 
 from igkit.errors import AuthError, StreamError
@@ -88,13 +90,7 @@ def make_client(env: Env) -> Iterator[Callable[..., StreamingClient]]:
     env.server.close_sessions()
 
 
-def wait(pred: Callable[[], bool], timeout: float = 8.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
+wait = partial(wait_until, timeout=8.0)
 
 
 def sent_ticks(server: LSServer, epic: str, session_id: str | None) -> list[tuple[int, float, float]]:
