@@ -31,6 +31,8 @@ import pandas as pd
 if __package__ in (None, "") and str(Path(__file__).resolve().parents[1]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import wait_until
+
 from igkit.broker.paper import PaperBroker
 from igkit.candles import Candle, candles_to_frame, resample_ticks
 from igkit.engine import LiveEngine
@@ -60,12 +62,6 @@ def _engine(feed: Any, hub: TickHub, freq: str, history: dict[str, pd.DataFrame]
     risk = RiskManager(RiskLimits(size=1.0, max_order_size=10, max_position=10, max_daily_loss=1e9), broker=broker)
     return LiveEngine(None, feed=feed, strategy=SmaCross(fast=5, slow=20), broker=broker, risk=risk, hub=hub,
                       instruments=EPICS, freq=freq, size=1.0, publish_interval=0.2, history=history)
-
-
-def _wait(cond: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------- latency at a live pace
@@ -188,7 +184,7 @@ def _engine_rate(root: str | None, total: int, prefilled: TickHub | None = None)
     engine = _engine(feed, hub, "1min")
     t0 = time.perf_counter()
     engine.start()
-    _wait(lambda: engine.ticks >= total, 600)
+    wait_until(lambda: engine.ticks >= total, 600)
     dt = time.perf_counter() - t0
     engine.stop()
     assert engine.ticks == total, (engine.ticks, total)

@@ -20,8 +20,8 @@ import threading
 import time
 from typing import Any
 
+from _common import bare_listener_rate, wait_until
 from aiohttp import web
-from lightstreamer.client import LightstreamerClient, Subscription, SubscriptionListener
 
 from igkit.ig.stream import StreamingClient, tick_item
 from igkit.sim.lightstreamer import LSServer, install_lightstreamer
@@ -39,15 +39,6 @@ def _values(item: str, i: int) -> dict[str, str | None]:
     return {"BID": f"{bid:.5f}", "OFR": f"{bid + 1e-4:.5f}", "UTM": str(next(_utm))}
 
 
-def _wait(pred: Any, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.002)
-    return False
-
-
 def _burst(server: LSServer, items: list[str], per_item: int) -> float:
     t0 = time.perf_counter()
     for item in items:
@@ -56,30 +47,8 @@ def _burst(server: LSServer, items: list[str], per_item: int) -> float:
 
 
 def _raw_rate(url: str, server: LSServer, epics: list[str], per_item: int) -> float:
-    count = [0]
-
-    class Count(SubscriptionListener):
-        def onItemUpdate(self, update: Any) -> None:
-            count[0] += 1
-
-    client = LightstreamerClient(url, None)
-    client.connectionDetails.setUser(ACC)
-    client.connectionDetails.setPassword(PW)
-    subs = []
-    for e in epics:
-        sub = Subscription("DISTINCT", [tick_item(e)], ["BID", "OFR", "UTM"])
-        sub.addListener(Count())
-        client.subscribe(sub)
-        subs.append(sub)
-    client.connect()
-    _wait(lambda: all(s.isSubscribed() for s in subs), 10)
-    total = per_item * len(epics)
-    t0 = time.perf_counter()
-    _burst(server, [tick_item(e) for e in epics], per_item)
-    _wait(lambda: count[0] >= total, 60)
-    dt = time.perf_counter() - t0
-    client.disconnect()
-    return count[0] / dt
+    items = [tick_item(e) for e in epics]
+    return bare_listener_rate(url, ACC, PW, items, per_item * len(epics), lambda: _burst(server, items, per_item), 60)
 
 
 def _igkit_rate(url: str, server: LSServer, epics: list[str], per_item: int) -> tuple[float, float]:
@@ -91,7 +60,7 @@ def _igkit_rate(url: str, server: LSServer, epics: list[str], per_item: int) -> 
     total = per_item * len(epics)
     t0 = time.perf_counter()
     gen = _burst(server, [tick_item(e) for e in epics], per_item)
-    _wait(lambda: sum(hub.buffer(e).total for e in epics) >= total, 60)
+    wait_until(lambda: sum(hub.buffer(e).total for e in epics) >= total, 60)
     dt = time.perf_counter() - t0
     got = sum(hub.buffer(e).total for e in epics)
     client.close()
@@ -116,7 +85,7 @@ def _recovery(url: str, server: LSServer, epic: str) -> float:
 
     threading.Thread(target=feed, daemon=True).start()
     before = hub.buffer(epic).total
-    _wait(lambda: client.stats["reconnects"] >= 1 and hub.buffer(epic).total > before + 1, 15)
+    wait_until(lambda: client.stats["reconnects"] >= 1 and hub.buffer(epic).total > before + 1, 15)
     dt = time.perf_counter() - t0
     stop.set()
     client.close()

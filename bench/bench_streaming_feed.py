@@ -19,7 +19,7 @@ import logging
 import time
 from typing import Any
 
-from lightstreamer.client import LightstreamerClient, Subscription, SubscriptionListener
+from _common import bare_listener_rate, wait_until
 
 from igkit.feeds import StreamingFeed
 from igkit.ig import IGClient, RateLimits
@@ -36,15 +36,6 @@ def _values(i: int) -> dict[str, str | None]:
     return {"BID": f"{bid:.5f}", "OFR": f"{bid + 1e-4:.5f}", "UTM": str(next(_utm))}
 
 
-def _wait(pred: Any, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.002)
-    return False
-
-
 def _burst(sim: IGSimulator, epics: list[str], per_item: int) -> None:
     for e in epics:
         sim.stream_burst(tick_item(e), per_item, _values)
@@ -52,30 +43,9 @@ def _burst(sim: IGSimulator, epics: list[str], per_item: int) -> None:
 
 def _raw_rate(sim: IGSimulator, client: IGClient, epics: list[str], per_item: int) -> float:
     creds = client.streaming_credentials()
-    count = [0]
-
-    class Count(SubscriptionListener):
-        def onItemUpdate(self, update: Any) -> None:
-            count[0] += 1
-
-    ls = LightstreamerClient(creds.endpoint, None)
-    ls.connectionDetails.setUser(creds.account_id)
-    ls.connectionDetails.setPassword(creds.password)
-    subs = []
-    for e in epics:
-        sub = Subscription("DISTINCT", [tick_item(e)], ["BID", "OFR", "UTM"])
-        sub.addListener(Count())
-        ls.subscribe(sub)
-        subs.append(sub)
-    ls.connect()
-    _wait(lambda: all(s.isSubscribed() for s in subs), 10)
-    total = per_item * len(epics)
-    t0 = time.perf_counter()
-    _burst(sim, epics, per_item)
-    _wait(lambda: count[0] >= total, 120)
-    dt = time.perf_counter() - t0
-    ls.disconnect()
-    return count[0] / dt
+    items = [tick_item(e) for e in epics]
+    return bare_listener_rate(creds.endpoint, creds.account_id, creds.password, items, per_item * len(epics),
+                              lambda: _burst(sim, epics, per_item), 120)
 
 
 def _feed_rate(sim: IGSimulator, client: IGClient, epics: list[str], per_item: int) -> float:
@@ -86,7 +56,7 @@ def _feed_rate(sim: IGSimulator, client: IGClient, epics: list[str], per_item: i
     total = per_item * len(epics)
     t0 = time.perf_counter()
     _burst(sim, epics, per_item)
-    _wait(lambda: sum(hub.buffer(e).total for e in epics) >= total, 120)
+    wait_until(lambda: sum(hub.buffer(e).total for e in epics) >= total, 120)
     dt = time.perf_counter() - t0
     got = sum(hub.buffer(e).total for e in epics)
     feed.stop()
