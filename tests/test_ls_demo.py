@@ -87,3 +87,32 @@ def test_streamed_ticks_are_exactly_the_markets(streamer: tuple[str, MarketStrea
     c = closed[0]
     assert c.tick_count and c.bid[1] >= max(c.bid[0], c.bid[3]) and c.bid[2] <= min(c.bid[0], c.bid[3])  # type: ignore[operator, type-var]
     assert ms.published > 0
+
+
+def test_stop_returns_once_every_published_update_is_generated() -> None:
+    """stop() drains the server loop: what the streamer handed over is generated and logged by then, so
+    a count read right after stop() is final (the publishing thread hands updates over asynchronously)."""
+    market = SyntheticMarket(seed=11, tick_rate=1_000.0, instruments=EPICS)
+    t0 = time.time_ns()
+    ms = MarketStreamer(market, ACCOUNT, lambda u, p: p == PW, clock=lambda: OPEN_NS + time.time_ns() - t0)
+    app = web.Application()
+    server = install_lightstreamer(app, ms.backend, keepalive_ms=1000)
+    with AppThread(app) as thread:
+        ms.start(server)
+        client = StreamingClient(thread.url, ACCOUNT, PW)
+        try:
+            client.connect()
+            hub = TickHub(capacity=100_000)
+            assert client.subscribe_ticks(EPICS, hub).wait_subscribed(10)
+            items = [f"CHART:{e}:TICK" for e in EPICS]
+            end = time.monotonic() + 10
+            while time.monotonic() < end and min(server.sent_count(i) for i in items) < 1_000:
+                time.sleep(0.01)
+            ms.stop()  # mid-stream: ~50 updates per epic per publishing round are in flight
+            at_stop = [server.sent_count(i) for i in items]
+            server.sync()
+            assert [server.sent_count(i) for i in items] == at_stop
+            assert min(at_stop) >= 1_000
+        finally:
+            client.close()
+            ms.stop()

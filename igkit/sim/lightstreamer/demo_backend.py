@@ -90,10 +90,15 @@ class MarketStreamer:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop publishing. On return every update published so far has been processed by the server
+        (its ``U`` lines generated and logged), unless called on the server's own loop (shutdown)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        server = self._server
+        if server is not None:
+            server.drain(timeout)
 
     def _started(self, item: str) -> None:
         with self._lock:

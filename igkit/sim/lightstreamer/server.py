@@ -120,6 +120,14 @@ class LSServer:
         """Wait until everything scheduled so far (e.g. ``publish`` calls) has been processed."""
         self._call(lambda: None, timeout)
 
+    def drain(self, timeout: float = 10.0) -> None:
+        """:meth:`sync` where it can mean something: a no-op on the server's own loop (it cannot wait
+        for itself) and once the application has shut down (``publish`` drops updates then)."""
+        loop = self._loop
+        if loop is None or self._in_loop() or loop.is_closed() or not loop.is_running():
+            return
+        self.sync(timeout)
+
     # -- publishing ------------------------------------------------------------------------------------
     def publish(self, item: str, values: Mapping[str, str | None]) -> None:
         """Push new values for ``item`` (fields left out are unchanged) to every subscribed session.
