@@ -103,16 +103,14 @@ def streams(draw: st.DrawFn) -> tuple[str, list[int], list[float], list[float]]:
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=streams(), chunk=st.sampled_from([2, 3, 7, 64, 1 << 16]), close_at=st.sampled_from([1, 3, 48]),
-       fold=st.sampled_from([0, 256]))
+@given(data=streams(), rows=st.sampled_from([1, 2, 3, 7, 0]), close_at=st.sampled_from([1, 3, 48]))
 def test_builder_equals_resample_and_reference(data: tuple[str, list[int], list[float], list[float]],
-                                               chunk: int, close_at: int, fold: int) -> None:
+                                               rows: int, close_at: int) -> None:
     freq, ts, bid, ask = data
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(builder_mod, "_NUMPY_CLOSE", close_at)  # bars this long close via numpy, shorter in Python
         built, built_late = _build(ts, bid, ask, freq)
-        mp.setattr(batch, "_CHUNK", chunk)  # small chunks exercise bars split across chunk edges
-        mp.setattr(batch, "_FOLD_MAX", fold)  # 0: merge split bars by grouped reduction, not pairwise
+        mp.setattr(batch, "_FIRST_ROWS", rows)  # a small first capacity: the kernel stops and resumes often
         from_arrays = resample_arrays(np.array(ts, dtype=np.int64), bid, ask, freq)
         from_frame = resample_ticks(_frame(ts, bid, ask), freq)
     expected, late = _reference(ts, bid, ask, FREQ_NS[freq])
@@ -124,12 +122,12 @@ def test_builder_equals_resample_and_reference(data: tuple[str, list[int], list[
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=streams(), cuts=st.lists(st.integers(0, 400), max_size=6),
-       chunk=st.sampled_from([3, 1 << 16]), flush_at=st.integers(0, 130))
+       rows=st.sampled_from([1, 3, 0]), flush_at=st.integers(0, 130))
 def test_update_many_equals_update(data: tuple[str, list[int], list[float], list[float]], cuts: list[int],
-                                   chunk: int, flush_at: int) -> None:
+                                   rows: int, flush_at: int) -> None:
     freq, ts, bid, ask = data
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch, "_CHUNK", chunk)
+        mp.setattr(batch, "_FIRST_ROWS", rows)
         mp.setattr(builder_mod, "_SMALL_BATCH", 4)  # reach the vectorised path
         mp.setattr(builder_mod, "_NUMPY_CLOSE", 2)
         _check_update_many(freq, ts, bid, ask, cuts, flush_at)

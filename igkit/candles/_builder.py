@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from igkit.candles._batch import _columns, _price_array, _reduce, _ts_array
+from igkit.candles._batch import NonFiniteError, _columns, _price_array, _reduce, _ts_array
 from igkit.candles._schema import Candle, freq_to_ns
 from igkit.errors import DataError
 
@@ -166,7 +166,8 @@ class CandleBuilder:
         """Feed many ticks in arrival order; return the bars they closed (same as repeated update).
 
         ``ts``: int64 UTC ns (or ``datetime64``); ``bid``/``ask``: numeric; same lengths. Batches of
-        64+ ticks are reduced with the batch core (~4 ns/tick instead of ~120 ns/tick).
+        64+ ticks are reduced with the batch kernel (~2.5 ns/tick in batches of 100k ticks, ~9 in batches
+        of 10k, against ~120 ns/tick one by one).
         """
         ts = _ts_array(ts)
         b = _price_array(bid, "bid")
@@ -193,19 +194,19 @@ class CandleBuilder:
         # Bars older than this are late: the open bar's, or after a flush the one after the flushed
         # bar (_start = its end), or before any tick a bar below every timestamp (_start = _NEVER).
         floor = self._start // f
-        r, late = _reduce(ts, b, a, f, floor)
-        if r is not None and not all(np.isfinite(col).all() for col in (r.bid_high, r.bid_low, r.ask_high,
-                                                                          r.ask_low, r.s_high, r.s_low)):
+        try:
+            r, late = _reduce(ts, b, a, f, floor)
+        except NonFiniteError:
             return self._update_loop(ts, b, a)  # NaN/inf: let _build drop and count them per bar
         self.late += late
-        if r is None:
+        if r.bars.shape[0] == 0:
             return []
         out: list[Candle] = []
         nbars = r.bars.shape[0]
         open_id = self._start // f if self._b else None
         # Ticks of the last reduced bar stay open: they go to the lists, in arrival order.
         last_id = int(r.bars[-1])
-        lo, hi = int(r.first[-1]), int(r.last[-1]) + 1
+        lo, hi = int(r.pos[0, -1]), int(r.pos[1, -1]) + 1
         span = ts[lo:hi] // f
         tail_b = b[lo:hi][span == last_id].tolist()
         tail_a = a[lo:hi][span == last_id].tolist()
@@ -216,7 +217,7 @@ class CandleBuilder:
         closed_from = 0
         if open_id is not None:
             if int(r.bars[0]) == open_id:  # the first reduced bar continues the open bar
-                lo0, hi0 = int(r.first[0]), int(r.last[0]) + 1
+                lo0, hi0 = int(r.pos[0, 0]), int(r.pos[1, 0]) + 1
                 m = (ts[lo0:hi0] // f) == open_id
                 self._b.extend(b[lo0:hi0][m].tolist())
                 self._a.extend(a[lo0:hi0][m].tolist())
@@ -225,7 +226,7 @@ class CandleBuilder:
             if c is not None:
                 out.append(c)
         if nbars - 1 > closed_from:
-            sub = type(r)(*(col[closed_from : nbars - 1] for col in r))
+            sub = r.rows(closed_from, nbars - 1)
             times, cols = _columns(sub, f)
             for row in zip(times.tolist(), *(c.tolist() for c in cols), sub.ticks.tolist(), strict=True):
                 out.append(Candle(*row))
