@@ -161,3 +161,18 @@ def test_config_for_mode() -> None:
     assert config_for_mode(c, "sim").mode is Mode.SIM and config_for_mode(c, "ig-live").ig.environment == "live"
     assert config_for_mode(config_for_mode(c, "ig-demo"), Mode.DEMO).mode is Mode.DEMO
     assert c.mode is Mode.DEMO  # the original is unchanged (configs are immutable)
+
+
+def test_markets_the_account_cannot_deal_are_warned_about_at_build(sim: IGSimulator) -> None:
+    """config/global.json's instruments mix CFDs and spread bets (FTSE, gold: expiry DFB); on the
+    simulator's default CFD account the spread bets would be refused on every signal: said once, up
+    front, in ``resources.warnings`` (which the control panel shows) and the log."""
+    engine, res = build_engine(cfg(), mode="sim", sim=sim, instruments=["EURUSD", "FTSE", "XAUUSD"])
+    with res:
+        assert list(engine.instruments) == [EURUSD, "IX.D.FTSE.DAILY.IP", "CS.D.USCGC.TODAY.IP"]
+        flagged = [w for w in res.warnings if "spread-bet market" in w]
+        assert len(flagged) == 2 and all("Z1CFD is a CFD account" in w for w in flagged)
+        assert not any(EURUSD in w for w in res.warnings)
+    _, res = build_engine(cfg(), mode="sim", sim=sim, instruments=["EURUSD", "GBPUSD"])
+    with res:
+        assert res.warnings == []

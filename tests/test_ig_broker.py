@@ -589,3 +589,39 @@ def test_live_engine_trades_on_the_simulator_through_the_ig_broker(sim: IGSimula
     assert all(r.status is not OrderStatus.REJECTED for r in engine.orders)
     engine.stop(flatten=True)
     assert sim.positions() == [] and broker.positions() == []
+
+
+FTSE = "IX.D.FTSE.DAILY.IP"  # a spread bet (expiry DFB) in the simulator's catalog, as on IG
+
+
+def test_each_market_is_dealt_with_its_own_expiry_on_a_spread_bet_account(sim: IGSimulator,
+                                                                         client: IGClient) -> None:
+    """The expiry sent is the market's own (GET /markets/{epic}): DFB for a spread bet, '-' for a CFD;
+    one fixed expiry for every deal made either the spread bets or the CFDs fail."""
+    client.switch_account("Z2SPB")  # the simulator's spread-bet account
+    broker = IGBroker(client, account_id="Z2SPB", poll_interval=None, account_interval=60.0)
+    broker.start()
+    try:
+        assert (broker.deal_expiry(FTSE), broker.deal_expiry(EPIC)) == ("DFB", "-")
+        r = broker.submit(Order(FTSE, BUY, 1.0))
+        assert (r.status, r.reason) == (OrderStatus.FILLED, "SUCCESS")
+        assert [(p.epic, p.expiry) for p in sim.positions()] == [(FTSE, "DFB")]
+        wrong = broker.submit(Order(EPIC, BUY, 1.0))  # a CFD market: IG's own refusal, stated
+        assert (wrong.status, wrong.reason) == (OrderStatus.REJECTED, "REJECT_CFD_ORDER_ON_SPREADBET_ACCOUNT")
+        problems = broker.check_markets([FTSE, EPIC])
+        assert set(problems) == {EPIC} and "is a CFD market (expiry -)" in problems[EPIC]
+        assert "spread-bet account" in problems[EPIC]
+    finally:
+        broker.stop()
+    forced = IGBroker(client, account_id="Z2SPB", expiry="-", poll_interval=None)  # an explicit expiry wins
+    assert forced.deal_expiry(FTSE) == "-"
+
+
+def test_check_markets_names_markets_the_account_cannot_deal(broker: IGBroker) -> None:
+    problems = broker.check_markets([EPIC, FTSE, "CS.D.NOPE.MINI.IP"])
+    assert set(problems) == {FTSE, "CS.D.NOPE.MINI.IP"}
+    assert "spread-bet market (expiry DFB)" in problems[FTSE] and "CFD account" in problems[FTSE]
+    assert "REJECT_SPREADBET_ORDER_ON_CFD_ACCOUNT" in problems[FTSE]
+    assert "does not know this market" in problems["CS.D.NOPE.MINI.IP"]
+    r = broker.submit(Order(FTSE, BUY, 1.0))  # what the warning foretold
+    assert (r.status, r.reason) == (OrderStatus.REJECTED, "REJECT_SPREADBET_ORDER_ON_CFD_ACCOUNT")

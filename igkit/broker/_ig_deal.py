@@ -42,9 +42,16 @@ def placeholder(deal_id: str, reason: str) -> Order:
 class Dealing(BookKeeping):
     """Requests to IG and their outcomes (state is created by ``IGBroker.__init__``)."""
 
-    expiry: str
+    expiry: str | None
     stream_timeout: float
     trailing_increment: float
+
+    def deal_expiry(self, epic: str) -> str:
+        """The expiry sent with deals on ``epic``: the one given to the broker, else the market's own as IG
+        states it (``"DFB"`` for a spread bet, ``"-"`` for an undated CFD), else ``"-"``."""
+        if self.expiry is not None:
+            return self.expiry
+        return self._info(epic).expiry or "-"
 
     def _open(self, order: Order, size: float, *, force_open: bool) -> OrderResult:
         point = self._info(order.epic)[0]
@@ -63,7 +70,7 @@ class Dealing(BookKeeping):
         def call(wait: bool) -> Confirm:
             return self.client.open_position(
                 epic=order.epic, direction=order.direction, size=size, currency_code=self.currency,
-                expiry=self.expiry, force_open=force_open, deal_reference=order.deal_reference,
+                expiry=self.deal_expiry(order.epic), force_open=force_open, deal_reference=order.deal_reference,
                 wait_confirm=wait, raise_on_reject=False, **kw,
             )  # fmt: skip
 
@@ -109,7 +116,7 @@ class Dealing(BookKeeping):
         def call(wait: bool) -> Confirm:
             return self.client.create_working_order(
                 epic=order.epic, direction=order.direction, size=order.size, level=level,
-                type=order.order_type.value, currency_code=self.currency, expiry=self.expiry,
+                type=order.order_type.value, currency_code=self.currency, expiry=self.deal_expiry(order.epic),
                 deal_reference=order.deal_reference, wait_confirm=wait, raise_on_reject=False, **kw,
             )  # fmt: skip
 

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -23,11 +23,11 @@ from igkit.broker._ig_book import EPS, Book, classify_close, order_for_working, 
 from igkit.broker._ig_confirms import ConfirmBox, outcome_from_stream
 from igkit.broker.base import BrokerListener
 from igkit.broker.rules import InstrumentRules
-from igkit.errors import IGError
+from igkit.errors import IGError, IGRequestError
 from igkit.ig.client import IGClient
 from igkit.types import AccountState, Direction, Fill, Order, OrderResult, OrderStatus, Position, WorkingOrder
 
-__all__ = ["BookKeeping"]
+__all__ = ["BookKeeping", "MarketFacts"]
 
 log = logging.getLogger("igkit.broker.ig")
 
@@ -47,6 +47,16 @@ def _first_number(text: Any) -> float | None:
     return None
 
 
+class MarketFacts(NamedTuple):
+    """What the broker reads once per epic from ``GET /markets/{epic}``."""
+
+    point: float  # price value of one IG point
+    value_per_point: float  # account currency per unit of size per 1.0 of price
+    rules: InstrumentRules
+    expiry: str | None  # IG's expiry for deals on it: "-" (CFD, undated), "DFB" (spread bet), "DEC-26", ...
+    found: bool = True  # False: IG does not know the epic (the catalog's rules stand in)
+
+
 class BookKeeping:
     """The book side of :class:`~igkit.broker.ig.IGBroker` (state is created by its ``__init__``)."""
 
@@ -62,7 +72,8 @@ class BookKeeping:
     _events: list[tuple[str, object]]
     _recent_refs: deque[str]
     _busy: set[str]
-    _info_cache: dict[str, tuple[float, float, InstrumentRules]]
+    _info_cache: dict[str, MarketFacts]
+    _account_type: str | None
     _box: ConfirmBox
     _dirty: bool
     _stream: Any
@@ -122,6 +133,7 @@ class BookKeeping:
         upl = float(b.profit_loss or 0.0) if b else 0.0
         margin = float(b.deposit or 0.0) if b else 0.0
         avail = float(b.available if b and b.available is not None else bal + upl - margin)
+        self._account_type = chosen.account_type
         return AccountState(bal, bal + upl, margin, avail, upl, self._realized, chosen.currency or self.currency or "")
 
     # -- instrument facts ----------------------------------------------------------------------------------
@@ -131,8 +143,8 @@ class BookKeeping:
         risk manager uses it; the catalog's rules if IG cannot be read."""
         return self._info(epic)[2]
 
-    def _info(self, epic: str) -> tuple[float, float, InstrumentRules]:
-        """(price value of one IG point, contract size, rules) of ``epic``, read once from IG."""
+    def _info(self, epic: str) -> MarketFacts:
+        """``epic``'s point, value per point, rules and expiry, read once from IG."""
         with self._lock:
             got = self._info_cache.get(epic)
         if got is not None:
@@ -141,8 +153,11 @@ class BookKeeping:
         point: float | None = None
         contract: float | None = None
         changes: dict[str, float] = {}
+        expiry: str | None = None
+        found = True
         try:
             m = self.client.market(epic)
+            expiry = m.instrument.expiry
             pip = _first_number(m.instrument.one_pip_means)
             point = pip * (m.snapshot.scaling_factor or 1.0) if pip else None
             contract = _first_number(m.instrument.contract_size)
@@ -156,6 +171,7 @@ class BookKeeping:
                     "PERCENTAGE", ""):
                 changes["margin_factor"] = float(m.instrument.margin_factor)
         except IGError as exc:
+            found = not (isinstance(exc, IGRequestError) and exc.status == 404)
             log.warning("IG broker: GET /markets/%s failed (%s): the catalog's rules are used", epic, exc)
         if point is None:
             point = base.pip or 1.0
@@ -167,7 +183,7 @@ class BookKeeping:
         else:
             value = float(contract or 1.0)
         rules = replace(base, pip=float(point), value_per_point=value, **changes)  # type: ignore[arg-type]
-        got = (float(point), value, rules)
+        got = MarketFacts(float(point), value, rules, expiry, found)
         with self._lock:
             self._info_cache[epic] = got
         return got

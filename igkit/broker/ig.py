@@ -67,8 +67,8 @@ from typing import Any
 from igkit.broker._ig_book import EPS, Book
 from igkit.broker._ig_confirms import ConfirmBox, Outcome
 from igkit.broker._ig_deal import Dealing, placeholder, reject
+from igkit.broker._ig_sync import MarketFacts
 from igkit.broker.base import BrokerListener
-from igkit.broker.rules import InstrumentRules
 from igkit.errors import ConfigError
 from igkit.ig.client import IGClient
 from igkit.ig.models import Confirm
@@ -86,7 +86,8 @@ class IGBroker(Dealing):
         client: a logged-in client (``start`` does not log in).
         account_id: the account whose balance :meth:`account` reports (default: the session's).
         currency: the deal currency (default: each instrument's own, as the client picks it).
-        expiry: IG's expiry for every deal (``"-"`` for CFDs, ``"DFB"`` for spread bets).
+        expiry: IG's expiry for every deal (``"-"`` for CFDs, ``"DFB"`` for spread bets); default: each
+            market's own, as ``GET /markets/{epic}`` states it (see :meth:`deal_expiry`).
         value_per_point: account currency per unit of size per 1.0 of price, one number or per epic, for
             the P&L of fills whose confirm carries no profit (default: the instrument's contract size).
         confirm_source: a :class:`~igkit.ig.stream.StreamingClient` to take TRADE confirms from (attached
@@ -105,7 +106,7 @@ class IGBroker(Dealing):
         *,
         account_id: str | None = None,
         currency: str | None = None,
-        expiry: str = "-",
+        expiry: str | None = None,
         value_per_point: float | Mapping[str, float] | None = None,
         confirm_source: Any = None,
         poll_interval: float | None = 10.0,
@@ -135,7 +136,8 @@ class IGBroker(Dealing):
         self._refs: set[str] = set()  # every reference ever sent: never twice
         self._recent_refs: deque[str] = deque(maxlen=200)  # own deals: their stream updates are expected
         self._busy: set[str] = set()  # deal ids being closed / amended / deleted by this broker
-        self._info_cache: dict[str, tuple[float, float, InstrumentRules]] = {}
+        self._info_cache: dict[str, MarketFacts] = {}
+        self._account_type: str | None = None
         self._box = ConfirmBox()
         self._stream: Any = None
         self._stream_sub: Any = None
@@ -195,6 +197,33 @@ class IGBroker(Dealing):
         with self._lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+    def check_markets(self, epics: list[str]) -> dict[str, str]:
+        """Problems that would make IG refuse every deal on some of ``epics``, one sentence per epic: IG does
+        not know the market, or the market's kind does not match the account's (a spread bet, expiry
+        ``DFB``, on a CFD account, or a CFD on a spread-bet account). Reads each market once (cached for
+        dealing) and the account type (``GET /accounts``). An empty dict: nothing known to be wrong."""
+        if self._account_type is None:
+            self.account(refresh=True)
+        kind = (self._account_type or "").upper()
+        acct = self.account_id or self.client.session.account_id or "the account"
+        problems: dict[str, str] = {}
+        for epic in epics:
+            facts = self._info(epic)
+            if not facts.found:
+                problems[epic] = f"{epic}: IG does not know this market (GET /markets/{epic}: 404); its signals " \
+                                 "cannot be dealt"
+                continue
+            expiry = self.deal_expiry(epic)
+            if expiry == "DFB" and kind == "CFD":
+                problems[epic] = (f"{epic} is a spread-bet market (expiry DFB) and {acct} is a CFD account: IG "
+                                  "rejects its deals (REJECT_SPREADBET_ORDER_ON_CFD_ACCOUNT); trade the market's "
+                                  "CFD epic, or log in to a spread-bet account")
+            elif expiry != "DFB" and kind == "SPREADBET":
+                problems[epic] = (f"{epic} is a CFD market (expiry {expiry}) and {acct} is a spread-bet account: "
+                                  "IG rejects its deals (REJECT_CFD_ORDER_ON_SPREADBET_ACCOUNT); trade the "
+                                  "market's spread-bet (DFB) epic, or log in to a CFD account")
+        return problems
 
     @property
     def dealing(self) -> bool:

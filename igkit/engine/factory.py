@@ -236,6 +236,9 @@ def _ig_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str],
         user, password = str(ig.username), ig.password
     res.client.login(user, password, version=ig.api_version)
     res.broker = IGBroker.from_config(cfg, client=res.client, **dict(broker_options or {}))
+    for problem in res.broker.check_markets(epics).values():  # shown by the panel, logged here
+        log.warning("%s", problem)
+        res.warnings.append(problem)
     res.feed = _streaming_feed(res.client, hub, epics, freq, feed_options)
     res.feed.attach_broker(res.broker)
 
