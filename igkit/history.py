@@ -70,6 +70,7 @@ def load_history(
     tick_rate: float = 4.0,
     root: str | None = None,
     client: Any = None,
+    config: Any = None,
     progress: Progress = True,
 ) -> pd.DataFrame:
     """Candles of ``epic`` over ``[start, end)`` at ``resolution``, in the candle schema.
@@ -83,7 +84,10 @@ def load_history(
         source: ``"demo"``, ``"ticks"`` or ``"ig"`` (see the module docstring).
         seed, tick_rate: the synthetic market's (``"demo"``); the same seed gives the same candles.
         root: the tick store's directory (``"ticks"``).
-        client: an :class:`~igkit.ig.IGClient` (``"ig"``).
+        client: a logged-in :class:`~igkit.ig.IGClient` (``"ig"``); without one, a client is made from
+            ``config`` (default :func:`igkit.load_config`), logged in with its credentials, used for this
+            call and logged out.
+        config: the :class:`~igkit.config.Config` for ``"ig"`` without ``client``.
         progress: a tqdm bar over the chunks (``"demo"``), none (False), or a ``(desc, total) -> bar`` factory
             such as ``ControlPanel.progress`` to show it in the notebook panel.
 
@@ -92,7 +96,7 @@ def load_history(
     if source not in SOURCES:
         raise DataError(f"{epic}: history source {source!r} is not one of {SOURCES}")
     if source == "ig":
-        return _from_ig(epic, resolution, start, end, client)
+        return _from_ig(epic, resolution, start, end, client, config)
     try:
         f = resolution_ns(resolution)
     except DataError as exc:
@@ -152,17 +156,29 @@ def _from_ticks(epic: str, f: int, s: int, e: int, root: str | None) -> pd.DataF
     return out
 
 
-def _from_ig(epic: str, resolution: str | pd.Timedelta, start: Any, end: Any, client: Any) -> pd.DataFrame:
+def _from_ig(epic: str, resolution: str | pd.Timedelta, start: Any, end: Any, client: Any,
+             config: Any) -> pd.DataFrame:
     from igkit.ig.enums import Resolution
 
-    if client is None:
-        raise DataError(f"{epic}: source='ig' needs client=, an IGClient (IGClient.from_config(config))")
     try:
         res = Resolution.parse(resolution if isinstance(resolution, str) else _alias(resolution))
     except ValueError as exc:
         raise DataError(f"{epic}: {exc}") from None
-    frame = client.prices(epic, res, start=start, end=end)
-    return ig_to_candles(frame, epic)
+    if client is not None:
+        return ig_to_candles(client.prices(epic, res, start=start, end=end), epic)
+    from igkit.config import load_config
+    from igkit.errors import ConfigError
+    from igkit.ig import IGClient
+
+    cfg = config if config is not None else load_config()
+    ig = cfg.ig
+    if not ig.username or ig.password is None:
+        raise ConfigError(f"{epic}: source='ig' without client= logs in with the configured credentials, and "
+                          "ig.username or ig.password is not set (config/local.json or IGKIT_IG__USERNAME / "
+                          "IGKIT_IG__PASSWORD)", key="ig.username")
+    with IGClient.from_config(cfg) as own:
+        own.login(ig.username, ig.password, version=ig.api_version)
+        return ig_to_candles(own.prices(epic, res, start=start, end=end), epic)
 
 
 def _alias(td: pd.Timedelta) -> str:

@@ -65,7 +65,6 @@ def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
         ({"end": "2023-12-31"}, "is not after start"),
         ({"source": "csv"}, "source 'csv'"),
         ({"source": "ticks"}, "needs root="),
-        ({"source": "ig"}, "needs client="),
     ],
 )
 def test_errors_name_the_epic_and_the_problem(kwargs: dict[str, Any], fragment: str) -> None:
@@ -143,3 +142,27 @@ def test_random_candles_schema_and_shape() -> None:
     assert (c["mid_high"] >= c[["mid_open", "mid_close"]].max(axis=1)).all()
     assert (c["mid_low"] <= c[["mid_open", "mid_close"]].min(axis=1)).all()
     assert random_candles(500, freq="5min", seed=4, spread=2e-4).equals(c)
+
+
+def test_ig_history_without_a_client_logs_in_from_the_config_and_out_again(tmp_path: Path) -> None:
+    """``source="ig"`` with no client: one made from the config (here the real simulator on 127.0.0.1),
+    logged in with the configured credentials for this call and logged out after it."""
+    from igkit.config import Config
+    from igkit.errors import ConfigError
+    from igkit.sim import IGSimulator
+
+    with IGSimulator(seed=0, always_open=True) as sim:
+        ig = {"environment": "sim", "endpoints": {"sim": sim.rest_url}, "api_key": sim.api_key,
+              "username": sim.username, "password": sim.password, "cache_dir": str(tmp_path)}
+        cfg = Config.model_validate({"ig": ig})
+        end = pd.Timestamp.now(tz="UTC").floor("min")
+        got = load_history("CS.D.EURUSD.MINI.IP", "1min", end - pd.Timedelta("30min"), end, source="ig",
+                           config=cfg)
+        assert list(got.columns) == list(CANDLE_COLUMNS) and 20 <= len(got) <= 31  # IG's end is inclusive
+        assert (got["bid_high"] >= got["bid_low"]).all() and (got["ask_close"] > got["bid_close"]).all()
+        calls = [(r.method, r.path) for r in sim.request_log if r.path == "/session"]
+        assert calls == [("POST", "/session"), ("DELETE", "/session")]
+        no_user = Config.model_validate({"ig": {**ig, "username": None}})
+        with pytest.raises(ConfigError, match=r"ig\.username: CS\.D\.EURUSD\.MINI\.IP: source='ig' without client="):
+            load_history("CS.D.EURUSD.MINI.IP", "1min", end - pd.Timedelta("30min"), end, source="ig",
+                         config=no_user)
