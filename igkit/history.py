@@ -24,7 +24,7 @@ from igkit.candles import CANDLE_COLUMNS, empty_candles, freq_to_ns, resample_ar
 from igkit.errors import DataError
 from igkit.progress import Progress, make_progress
 
-__all__ = ["SOURCES", "load_history", "random_candles", "resolution_ns"]
+__all__ = ["SOURCES", "latest_ig_candles", "load_history", "random_candles", "resolution_ns"]
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,23 @@ def _from_ig(epic: str, resolution: str | pd.Timedelta, start: Any, end: Any, cl
     with IGClient.from_config(cfg) as own:
         own.login(ig.username, ig.password, version=ig.api_version)
         return ig_to_candles(own.prices(epic, res, start=start, end=end), epic)
+
+
+def latest_ig_candles(client: Any, epic: str, resolution: str | pd.Timedelta, bars: int) -> pd.DataFrame:
+    """The last ``bars`` finished candles of ``epic`` from IG (``GET /prices`` with ``max``), for warming up
+    a live engine: the bar still forming is left out (the engine builds it from the stream)."""
+    from igkit.ig.enums import Resolution
+
+    if isinstance(bars, bool) or not isinstance(bars, int) or bars <= 0:
+        raise DataError(f"{epic}: bars must be a positive int, got {bars!r}")
+    try:
+        res = Resolution.parse(resolution if isinstance(resolution, str) else _alias(resolution))
+    except ValueError as exc:
+        raise DataError(f"{epic}: {exc}") from None
+    frame = ig_to_candles(client.prices(epic, res, max_points=bars + 1), epic)
+    ends = pd.DatetimeIndex(frame.index).asi8 + int(res.seconds) * 1_000_000_000
+    finished = frame[ends <= pd.Timestamp.now(tz="UTC").value]
+    return finished.iloc[-bars:]
 
 
 def _alias(td: pd.Timedelta) -> str:

@@ -176,3 +176,45 @@ def test_markets_the_account_cannot_deal_are_warned_about_at_build(sim: IGSimula
     _, res = build_engine(cfg(), mode="sim", sim=sim, instruments=["EURUSD", "GBPUSD"])
     with res:
         assert res.warnings == []
+
+
+class _Bars:
+    """A progress-bar factory that records what it was asked to show."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, int]] = []
+        self.steps = 0
+        self.closed = False
+
+    def __call__(self, desc: str, total: int) -> _Bars:
+        self.made.append((desc, total))
+        return self
+
+    def update(self, n: int = 1) -> None:
+        self.steps += n
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_ig_modes_warm_up_from_igs_prices(sim: IGSimulator) -> None:
+    """``warmup_bars`` in an IG mode: that many finished bars per instrument from ``GET /prices`` (max),
+    the forming bar left to the stream, one progress step per instrument; an epic IG cannot serve is a
+    warning, not a failure."""
+    bars = _Bars()
+    before = len([r for r in sim.request_log if r.path.startswith("/prices/")])
+    engine, res = build_engine(cfg(), mode="sim", sim=sim, instruments=["EURUSD", "GBPUSD"], freq="1min",
+                               warmup_bars=25, progress=bars)
+    with res:
+        hist = {e: inst.history.frame() for e, inst in engine.instruments.items()}
+        assert all(len(h) == 25 for h in hist.values()), {e: len(h) for e, h in hist.items()}
+        now = time.time_ns()
+        for h in hist.values():
+            times = h.index.asi8.tolist()
+            assert times == sorted(times) and times[-1] + 60 * 10**9 <= now  # finished bars only
+            assert now - times[-1] < 3 * 60 * 10**9  # and the latest of them
+        assert bars.made == [("history 25 bars", 2)] and bars.steps == 2 and bars.closed
+        assert len([r for r in sim.request_log if r.path.startswith("/prices/")]) - before == 2
+    _, res = build_engine(cfg(), mode="sim", sim=sim, instruments=["EURUSD"], freq="7min", warmup_bars=5)
+    with res:
+        assert any("no warm-up history from IG" in w and "7min" in w for w in res.warnings), res.warnings

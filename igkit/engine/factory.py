@@ -129,6 +129,8 @@ def build_engine(
     speed: float | str | None = "config",
     seed: int | None = None,
     history: Any = None,
+    warmup_bars: int = 0,
+    progress: Any = None,
     hub: TickHub | None = None,
     client_options: Mapping[str, Any] | None = None,
     broker_options: Mapping[str, Any] | None = None,
@@ -149,6 +151,9 @@ def build_engine(
         confirm_live: the caller's confirmation for ``ig-live`` (the config must confirm too).
         sim: a running :class:`~igkit.sim.IGSimulator` to use in ``sim`` mode (not stopped by ``close``).
         audit_path: the engine's JSON-lines audit log. history: warm-up candles for the engine.
+        warmup_bars: in the IG modes, without ``history``: that many finished bars per instrument from IG's
+            ``/prices`` (one request each, counted against the weekly allowance), one ``progress`` step
+            (a ``(desc, total) -> bar`` factory, e.g. the panel's) per instrument. Demo: pass ``history``.
         speed: Demo market speed (``"config"``: the config's; None: as fast as possible).
         seed: the synthetic market's seed (Demo, and an in-process simulator; None: ``market.seed``).
         client_options, broker_options, feed_options, sim_options, engine_options: keywords for
@@ -183,6 +188,8 @@ def build_engine(
                 sim_opts.setdefault("seed", seed)
             _ig_parts(res, cfg, hub, epics, freq or cfg.candles.freq, sim, client_options, broker_options,
                       feed_options, sim_opts)
+            if history is None and warmup_bars > 0:
+                history = _ig_warmup(res, epics, freq or cfg.candles.freq, warmup_bars, progress)
         from igkit.risk import RiskManager
 
         risk = RiskManager.from_config(cfg, broker=res.broker)
@@ -241,6 +248,30 @@ def _ig_parts(res: EngineResources, cfg: Config, hub: TickHub, epics: list[str],
         res.warnings.append(problem)
     res.feed = _streaming_feed(res.client, hub, epics, freq, feed_options)
     res.feed.attach_broker(res.broker)
+
+
+def _ig_warmup(res: EngineResources, epics: list[str], freq: str, bars: int, progress: Any) -> dict[str, Any]:
+    """The last ``bars`` finished candles of each epic from IG; an epic IG cannot serve starts without them
+    (a warning in ``res.warnings``, not a failure)."""
+    from igkit.errors import DataError, IGError
+    from igkit.history import latest_ig_candles
+
+    history: dict[str, Any] = {}
+    bar = progress(f"history {bars} bars", len(epics)) if progress is not None else None
+    try:
+        for epic in epics:
+            try:
+                history[epic] = latest_ig_candles(res.client, epic, freq, bars)
+            except (DataError, IGError) as exc:
+                msg = f"{epic}: no warm-up history from IG ({exc}); it starts from live ticks only"
+                log.warning("%s", msg)
+                res.warnings.append(msg)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
 
 
 def _start_sim(cfg: Config, sim_options: Mapping[str, Any] | None) -> Any:

@@ -148,19 +148,19 @@ def ig_engine(
     sim starts an in-process simulator unless ``config.ig.endpoints.sim`` names one (or ``sim`` is given).
     The resources (simulator, IG session, feed) ride on the engine as ``engine.resources``; close it all
     with :func:`close_engine`. ``options`` go to ``build_engine`` (``broker_options=``, ``sim_options=``...).
-    Warm-up history is a Demo feature: ``settings.warmup_bars`` is ignored here (logged)."""
+    ``settings.warmup_bars`` > 0 loads that many finished bars per instrument from IG's ``/prices`` (one
+    progress step per instrument)."""
     from igkit.engine.factory import build_engine
 
     if not settings.instruments:
         raise ConfigError("no instruments selected: pick at least one", key="instruments")
-    if settings.warmup_bars:
-        log.info("warm-up history is loaded in Demo mode only; %s starts without it", settings.mode)
     bar = progress(f"{settings.mode}: connecting", 1) if progress else None
     try:
         engine, resources = build_engine(config, mode=settings.mode, strategy=settings.strategy,
                                          params=dict(settings.params), instruments=settings.instruments,
                                          freq=settings.freq, confirm_live=confirm_live, sim=sim,
-                                         audit_path=audit_path, **options)
+                                         audit_path=audit_path, warmup_bars=settings.warmup_bars,
+                                         progress=progress, **options)
         if bar is not None:
             bar.update(1)
     finally:
