@@ -3,6 +3,7 @@ market generates for the streamed window arrives, in order, with the exact price
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from igkit.ig.stream import CandleUpdate, PriceUpdate, StreamingClient
 from igkit.market import SyntheticMarket
-from igkit.sim.lightstreamer import install_lightstreamer
+from igkit.sim.lightstreamer import LSServer, install_lightstreamer
 from igkit.sim.lightstreamer.demo_backend import MarketStreamer
 from igkit.sim.lightstreamer.runner import AppThread
 from igkit.ticks import TickHub
@@ -26,17 +27,26 @@ PW = "CST-demo|XST-demo"
 OPEN_NS = 1_779_105_600_000_000_000  # 2026-05-18 12:00 UTC, a Monday: FX is open
 
 
-@pytest.fixture(scope="module")
-def streamer() -> Iterator[tuple[str, MarketStreamer, SyntheticMarket]]:
-    market = SyntheticMarket(seed=7, tick_rate=20.0, instruments=EPICS)
+@contextlib.contextmanager
+def serving(market: SyntheticMarket) -> Iterator[tuple[str, MarketStreamer, LSServer]]:
+    """``market`` streamed from an open hour that advances in real time: (URL, streamer, server)."""
     t0 = time.time_ns()
     ms = MarketStreamer(market, ACCOUNT, lambda u, p: p == PW, clock=lambda: OPEN_NS + time.time_ns() - t0)
     app = web.Application()
     server = install_lightstreamer(app, ms.backend, keepalive_ms=1000)
     with AppThread(app) as thread:
         ms.start(server)
-        yield thread.url, ms, market
-        ms.stop()
+        try:
+            yield thread.url, ms, server
+        finally:
+            ms.stop()
+
+
+@pytest.fixture(scope="module")
+def streamer() -> Iterator[tuple[str, MarketStreamer, SyntheticMarket]]:
+    market = SyntheticMarket(seed=7, tick_rate=20.0, instruments=EPICS)
+    with serving(market) as (url, ms, _):
+        yield url, ms, market
 
 
 def test_streamed_ticks_are_exactly_the_markets(streamer: tuple[str, MarketStreamer, SyntheticMarket]) -> None:
@@ -93,13 +103,8 @@ def test_stop_returns_once_every_published_update_is_generated() -> None:
     """stop() drains the server loop: what the streamer handed over is generated and logged by then, so
     a count read right after stop() is final (the publishing thread hands updates over asynchronously)."""
     market = SyntheticMarket(seed=11, tick_rate=1_000.0, instruments=EPICS)
-    t0 = time.time_ns()
-    ms = MarketStreamer(market, ACCOUNT, lambda u, p: p == PW, clock=lambda: OPEN_NS + time.time_ns() - t0)
-    app = web.Application()
-    server = install_lightstreamer(app, ms.backend, keepalive_ms=1000)
-    with AppThread(app) as thread:
-        ms.start(server)
-        client = StreamingClient(thread.url, ACCOUNT, PW)
+    with serving(market) as (url, ms, server):
+        client = StreamingClient(url, ACCOUNT, PW)
         try:
             client.connect()
             hub = TickHub(capacity=100_000)
@@ -115,4 +120,3 @@ def test_stop_returns_once_every_published_update_is_generated() -> None:
             assert min(at_stop) >= 1_000
         finally:
             client.close()
-            ms.stop()
