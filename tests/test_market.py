@@ -158,6 +158,23 @@ def test_resolve_rejects_garbage(bad: object) -> None:
         ("XAUUSD", "2026-11-28 12:00", False),
         ("NIKKEI", "2026-11-24 03:00", True),
         ("NIKKEI", "2026-11-24 12:00", False),
+        # summer: the sessions keep their local hours, an hour earlier in UTC (Tokyo has no DST)
+        ("EURUSD", "2026-07-17 20:59", True),  # Friday, 16:59 in New York
+        ("EURUSD", "2026-07-17 21:00", False),  # Friday close, 17:00 EDT
+        ("EURUSD", "2026-07-19 20:59", False),
+        ("EURUSD", "2026-07-19 21:00", True),  # Sunday open, 17:00 EDT
+        ("FTSE", "2026-07-20 07:00", True),  # 08:00 BST
+        ("FTSE", "2026-07-20 15:30", False),  # 16:30 BST
+        ("IX.D.DAX.DAILY.IP", "2026-07-20 07:00", True),  # 09:00 CEST
+        ("IX.D.SPTRD.DAILY.IP", "2026-07-20 13:30", True),  # 09:30 EDT
+        ("IX.D.SPTRD.DAILY.IP", "2026-07-20 20:00", False),  # 16:00 EDT
+        ("XAUUSD", "2026-07-20 21:30", False),  # the daily break, 17:30 EDT
+        ("XAUUSD", "2026-07-20 22:00", True),  # 18:00 EDT
+        ("NIKKEI", "2026-07-20 00:00", True),
+        # 2026-03-08 to 03-29: New York has moved to EDT, London not yet to BST
+        ("EURUSD", "2026-03-08 21:00", True),  # Sunday 17:00 EDT
+        ("FTSE", "2026-03-09 08:00", True),
+        ("FTSE", "2026-03-09 07:59", False),
     ],
 )
 def test_is_open(epic: str, when: str, expected: bool) -> None:
@@ -175,6 +192,9 @@ def test_is_open(epic: str, when: str, expected: bool) -> None:
         ("FTSE", "2026-11-24 06:00", "2026-11-24 08:00"),
         ("XAUUSD", "2026-11-24 22:10", "2026-11-24 23:00"),
         ("IX.D.SPTRD.DAILY.IP", "2026-11-27 21:30", "2026-11-30 14:30"),
+        ("EURUSD", "2026-03-07 12:00", "2026-03-08 21:00"),  # the Sunday New York moves to EDT
+        ("EURUSD", "2026-10-31 12:00", "2026-11-01 22:00"),  # ... and back to EST
+        ("FTSE", "2026-03-27 17:00", "2026-03-30 07:00"),  # over the weekend London moves to BST
     ],
 )
 def test_next_open(epic: str, when: str, opens: str) -> None:
@@ -187,16 +207,22 @@ def test_next_close() -> None:
     assert next_close("CS.D.EURUSD.MINI.IP", ns("2026-11-28 12:00")) == ns("2026-12-04 22:00")
     assert next_close("CS.D.USCGC.TODAY.IP", ns("2026-11-29 23:30")) == ns("2026-11-30 22:00")
     assert next_close("IX.D.FTSE.DAILY.IP", ns("2026-11-24 09:00")) == ns("2026-11-24 16:30")
+    assert next_close("CS.D.EURUSD.MINI.IP", ns("2026-07-15 12:00")) == ns("2026-07-17 21:00")  # EDT
+    assert next_close("IX.D.FTSE.DAILY.IP", ns("2026-07-15 09:00")) == ns("2026-07-15 15:30")  # BST
+    # opens in EDT (Sunday 2026-03-08 21:00 UTC), closes in EDT: no hour lost or gained
+    assert next_close("CS.D.EURUSD.MINI.IP", ns("2026-03-07 12:00")) == ns("2026-03-13 21:00")
 
 
 def _fx_open_independent(t: pd.Timestamp) -> bool:
-    day, minutes = t.day_of_week, t.hour * 60 + t.minute  # Monday = 0
+    """FX trades from Sunday 17:00 to Friday 17:00 New York time, whatever its daylight saving."""
+    ny = t.tz_convert("America/New_York")
+    day, minutes = ny.day_of_week, ny.hour * 60 + ny.minute  # Monday = 0
     if day == 5:
         return False
     if day == 6:
-        return minutes >= 22 * 60
+        return minutes >= 17 * 60
     if day == 4:
-        return minutes < 22 * 60
+        return minutes < 17 * 60
     return True
 
 
