@@ -4,6 +4,7 @@ client-side rules (nothing sent), and above all NO DUPLICATE DEAL after lost ans
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -159,28 +160,61 @@ def test_dropped_connection_after_execution_no_duplicate(sim: IGSimulator, clien
     assert sim_calls(sim, "GET", f"/confirms/{conf.deal_reference}")[0] == 200
 
 
-def test_dropped_before_execution_is_resent_once(sim: IGSimulator, client: IGClient) -> None:
+def test_dropped_before_execution_is_looked_up_and_never_resent(sim: IGSimulator, client: IGClient) -> None:
+    """The connection drops after the deal was sent: IG may have it. It is looked up until confirm_timeout;
+    IG never got it, so the outcome stays unknown: AmbiguousRequestError, and nothing is sent again."""
     sim.faults.drop_next(1, path="/positions/otc", method="POST", after=False)
-    conf = client.open_position(epic=EPIC, direction="SELL", size=1)
-    assert conf.accepted and not conf.recovered
-    assert refs_of_positions(sim) == [conf.deal_reference]
-    assert sim_calls(sim, "POST", "/positions/otc") == [0, 200]
-    # the lookup came between the two sends
-    seq = [(r.method, r.path) for r in sim.request_log if r.path.startswith(("/positions/otc", "/confirms"))]
-    ref = conf.deal_reference
-    assert seq[0] == ("POST", "/positions/otc") and seq[1] == ("GET", f"/confirms/{ref}")
-    second_post = seq.index(("POST", "/positions/otc"), 1)
-    assert set(seq[1:second_post]) == {("GET", f"/confirms/{ref}")}  # looked up (twice) before resending
+    t0 = time.monotonic()
+    with pytest.raises(AmbiguousRequestError):
+        client.open_position(epic=EPIC, direction="SELL", size=1)
+    assert time.monotonic() - t0 >= client.confirm_timeout  # looked for it all that time
+    assert sim_calls(sim, "POST", "/positions/otc") == [0]
+    assert sim.positions() == []
+    looks = [r for r in sim.request_log if r.path.startswith("/confirms/")]
+    assert len(looks) >= 3 and {r.status for r in looks} == {404}
 
 
-def test_5xx_on_deal_is_not_blindly_repeated(sim: IGSimulator, client: IGClient) -> None:
+def test_5xx_on_deal_is_looked_up_not_repeated(sim: IGSimulator, client: IGClient) -> None:
     sim.faults.fail_next(1, path="/positions/otc", method="POST", status=500)
-    conf = client.open_position(epic=EPIC, direction="BUY", size=1)
-    assert conf.accepted
-    assert sim_calls(sim, "POST", "/positions/otc") == [500, 200]
-    statuses = sim_calls(sim, "GET", f"/confirms/{conf.deal_reference}")
-    assert statuses[0] == 404 and statuses[-1] == 200
-    assert len(sim.positions()) == 1
+    with pytest.raises(AmbiguousRequestError) as ei:
+        client.open_position(epic=EPIC, direction="BUY", size=1)
+    assert ei.value.status == 500
+    assert sim_calls(sim, "POST", "/positions/otc") == [500]
+    assert sim.positions() == []
+
+
+def test_deal_executed_after_the_answer_timed_out_is_found_not_repeated(sim: IGSimulator) -> None:
+    """IG executes the deal after the client stopped waiting (read timeout), and after the first lookups:
+    the lookups go on until it shows up. Exactly one deal, for an open and for a partial close (a close
+    carries no reference of ours: a resend would close twice)."""
+    c = make_client(sim, timeout=0.3, settle=0.05)
+    c.login(sim.username, sim.password)
+    try:
+        sim.faults.delay_next(1, 1.0, path="/positions/otc", method="POST")
+        conf = c.open_position(epic=EPIC, direction="BUY", size=3)
+        assert conf.accepted  # IG's own confirm, found by its reference
+        assert sim_calls(sim, "POST", "/positions/otc") == [200] and len(sim.positions()) == 1
+        sim.faults.delay_next(1, 1.0, path="/positions/otc", method="DELETE")
+        closed = c.close_position(deal_id=conf.deal_id or "", size=1)
+        assert closed.accepted and closed.recovered
+        assert sim_calls(sim, "DELETE", "/positions/otc") == [200]
+        (pos,) = sim.positions()
+        assert pos.size == pytest.approx(2.0)
+    finally:
+        c.close()
+
+
+def test_deal_that_never_reached_ig_is_sent_again() -> None:
+    """The simulator is gone (connection refused): the deal provably never left, so it is sent again
+    (max_retries times), then RequestNotSentError; no lookup, no ambiguity."""
+    from igkit.ig.transport import RequestNotSentError
+
+    with IGSimulator(seed=0, always_open=True) as gone:
+        c = make_client(gone, max_retries=2)
+        c.login(gone.username, gone.password)
+    with pytest.raises(RequestNotSentError, match="did not reach IG"):
+        c.open_position(epic=EPIC, direction="BUY", size=1, currency_code="USD")
+    assert [(r.path, r.status) for r in c.request_log][-3:] == [("/positions/otc", None)] * 3
 
 
 def test_lookup_failure_never_resends(sim: IGSimulator) -> None:
@@ -202,7 +236,7 @@ def test_persistent_loss_gives_up_without_duplicates(sim: IGSimulator) -> None:
     sim.faults.drop_next(2, path="/positions/otc", method="POST", after=False)
     with pytest.raises(AmbiguousRequestError):
         c.open_position(epic=EPIC, direction="BUY", size=1)
-    assert sim_calls(sim, "POST", "/positions/otc") == [0, 0]
+    assert sim_calls(sim, "POST", "/positions/otc") == [0]  # one attempt: an unknown outcome is not resent
     assert sim.positions() == []
     c.close()
 
@@ -256,13 +290,15 @@ def test_amend_and_delete_after_lost_answers(sim: IGSimulator, client: IGClient)
     assert sim_calls(sim, "DELETE", wpath) == [0] and sim.working_orders() == []
 
 
-def test_invalid_token_on_deal_relogs_then_looks_up_then_sends(sim: IGSimulator, client: IGClient) -> None:
+def test_invalid_token_on_deal_relogs_then_sends_again(sim: IGSimulator, client: IGClient) -> None:
+    """IG refused the deal for a stale token (so it did not execute it): the session is renewed and the
+    deal sent again at once, with no lookup needed."""
     sim.faults.invalid_token_next(1, path="/positions/otc", method="POST")
     conf = client.open_position(epic=EPIC, direction="BUY", size=1)
     assert conf.accepted
     assert sim_calls(sim, "POST", "/positions/otc") == [401, 200]
     assert sim_calls(sim, "POST", "/session") == [200, 200]  # login, then the renewal
-    assert sim_calls(sim, "GET", f"/confirms/{conf.deal_reference}")[0] == 404
+    assert sim_calls(sim, "GET", f"/confirms/{conf.deal_reference}") == [200]  # the confirm, after the resend
     assert len(sim.positions()) == 1
 
 

@@ -49,14 +49,14 @@ class IGClient(MarketsAPI, DealingAPI):
         limits: a :class:`RateLimits`, or ``config.limits`` (per-minute budgets and weekly history points),
             or None for IG's documented defaults.
         cache_dir: directory of the Parquet history cache (None: no cache).
-        max_retries: retries of idempotent requests on network errors and 5xx (and deal resends after a
-            lookup proved IG never got the deal).
+        max_retries: retries of idempotent requests on network errors and 5xx, and resends of deals that
+            provably never reached IG (connection refused, connect timeout, or refused for a stale token).
         backoff: first retry delay in seconds (doubles each time, with jitter, capped at 4 s).
         historical_points_per_week: weekly history allowance assumed until IG reports it.
         refresh_margin: refresh a v3 access token this many seconds before it expires.
-        confirm_timeout: how long to wait for a deal confirm to appear.
-        settle: after a lost answer to a deal, how long to wait before looking the deal up a second time
-            (IG may still be processing it) and only then deciding to send it again.
+        confirm_timeout: how long to wait for a deal confirm to appear, and how long a deal whose answer
+            was lost is looked for at IG before :class:`AmbiguousRequestError` (it is never resent).
+        settle: the first wait between those lookups (doubling, at most 1 s).
         clock, sleep: injectable for tests (token expiry, backoff).
     """
 

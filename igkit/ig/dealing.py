@@ -28,7 +28,7 @@ from igkit.ig._model_base import parse_model
 from igkit.ig.enums import OrderType, TimeInForce, WorkingOrderTimeInForce, WorkingOrderType
 from igkit.ig.limits import Budget
 from igkit.ig.models import AffectedDeal, Confirm, MarketDetails, Position, WorkingOrder
-from igkit.ig.transport import AmbiguousRequestError, Response, SessionRenewedError, Transport
+from igkit.ig.transport import AmbiguousRequestError, RequestNotSentError, Response, SessionRenewedError, Transport
 from igkit.ig.validation import (
     DEAL_ID as _DEAL_ID,
 )
@@ -220,6 +220,7 @@ class DealingAPI:
                                     budget=Budget.TRADING, idempotent=False),
             check,
             f"amend of {deal_id}",
+            repeatable=True,
         )  # fmt: skip
         return self._complete(out, wait_confirm, raise_on_reject)
 
@@ -299,6 +300,7 @@ class DealingAPI:
                                     budget=Budget.TRADING, idempotent=False),
             check,
             f"amend of working order {deal_id}",
+            repeatable=True,
         )  # fmt: skip
         return self._complete(out, wait_confirm, raise_on_reject)
 
@@ -318,6 +320,7 @@ class DealingAPI:
                                     idempotent=False),
             check,
             f"delete of working order {deal_id}",
+            repeatable=True,
         )  # fmt: skip
         return self._complete(out, wait_confirm, raise_on_reject)
 
@@ -342,30 +345,54 @@ class DealingAPI:
         return code
 
     def _trade(
-        self, send: Callable[[], Response], check: Callable[[], Confirm | None], what: str
+        self, send: Callable[[], Response], check: Callable[[], Confirm | None], what: str, *,
+        repeatable: bool = False,
     ) -> Response | Confirm:
-        """Send a trading request; after a lost answer ask IG (``check``) before any resend.
+        """Send a trading request; after a lost answer, ask IG (``check``) before anything else.
 
-        Returns IG's response, or the confirm ``check`` found (IG did execute it) after a lost answer.
-        A failure of ``check`` itself propagates: without knowing, nothing is resent.
+        A request IG refused before executing it (an invalid token: the session was renewed) or that never
+        reached IG (connection refused, connect timeout) is sent again, up to ``max_retries`` times. After
+        any other failure (no answer in time, a 5xx, a dropped connection) IG may have executed it, or may
+        still be executing it: ``check`` asks IG until it finds it done or ``confirm_timeout`` has passed.
+        Found: IG's record of it is returned. Not found: a ``repeatable`` request (an amend to absolute
+        levels, a working-order delete: done twice, the same result) is sent again; a deal that opens or
+        closes is not: :class:`AmbiguousRequestError` is raised (a doubled deal costs more than a missed
+        one; the IG broker then reconciles with IG's positions, and a strategy's target position is
+        pursued again at its next bar). A failure of ``check`` itself propagates.
         """
         attempts = self._t.max_retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 return send()
-            except (AmbiguousRequestError, SessionRenewedError) as exc:
-                found = check()
-                if found is None and self.settle > 0:  # IG may still be processing it: look once more
-                    self._sleep(self.settle)
-                    found = check()
-                if found is not None:
-                    log.warning("%s: answer lost (%s) but IG shows it done; not resending", what, exc)
-                    return found
+            except (SessionRenewedError, RequestNotSentError) as exc:
                 if attempt == attempts:
                     raise
-                log.warning("%s: answer lost (%s) and IG has no trace of it; sending again", what, exc)
+                log.warning("%s: not executed (%s); sending again", what, exc)
                 self._sleep(self._t.backoff_delay(attempt))
+            except AmbiguousRequestError as exc:
+                found = self._look_for(check)
+                if found is not None:
+                    log.warning("%s: answer lost (%s) but IG shows it done", what, exc)
+                    return found
+                if repeatable and attempt < attempts:
+                    log.warning("%s: answer lost (%s) and IG shows it not done; sending again", what, exc)
+                    continue
+                log.error("%s: answer lost (%s) and no trace of it at IG after %.1f s: not resending; "
+                          "reconcile with IG's positions", what, exc, self.confirm_timeout)
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _look_for(self, check: Callable[[], Confirm | None]) -> Confirm | None:
+        """``check()`` until it finds the deal or ``confirm_timeout`` has passed (first wait: ``settle``)."""
+        deadline = time.monotonic() + self.confirm_timeout
+        delay = max(self.settle, 0.01)
+        while True:
+            found = check()
+            left = deadline - time.monotonic()
+            if found is not None or left <= 0:
+                return found
+            self._sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
 
     def _complete(self, out: Response | Confirm, wait: bool, raise_on_reject: bool) -> Confirm:
         if isinstance(out, Confirm):

@@ -5,8 +5,10 @@ Hand-written core (thin over ``requests``) because IG's rules are specific:
 * the ``Version`` header, the API key and the auth headers are built for every request and never stored
   in the shared session's headers, so one client can be used from several threads;
 * idempotent requests (GET, PUT, DELETE) are retried on network errors and 5xx with bounded exponential
-  backoff and jitter; non-idempotent ones (deals) are never blindly repeated: an ambiguous failure raises
-  :class:`AmbiguousRequestError` so the dealing layer can look the deal reference up first;
+  backoff and jitter; non-idempotent ones (deals) are never blindly repeated: a failure after the request
+  may have reached IG raises :class:`AmbiguousRequestError` (the dealing layer looks the deal up, and
+  never resends it), one that provably never left (connection refused, connect timeout)
+  :class:`RequestNotSentError`;
 * ``error.security.client-token-invalid`` / ``oauth-token-invalid`` make the session renew itself once;
   an idempotent request is then repeated, a deal raises :class:`SessionRenewedError` (it was not executed);
 * every IG ``errorCode`` becomes a typed exception (:class:`AuthError`, :class:`RateLimitError`,
@@ -31,6 +33,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from igkit.errors import AuthError, ConfigError, IGError, IGRequestError, RateLimitError
@@ -39,6 +42,7 @@ from igkit.ig.limits import Budget, RateLimits
 __all__ = [
     "AmbiguousRequestError",
     "AuthProvider",
+    "RequestNotSentError",
     "RequestRecord",
     "Response",
     "SessionRenewedError",
@@ -66,6 +70,10 @@ _SNIPPET = 200
 
 class AmbiguousRequestError(IGRequestError):
     """A non-idempotent request failed in a way that leaves unknown whether IG executed it."""
+
+
+class RequestNotSentError(IGRequestError):
+    """A non-idempotent request never reached IG (connection refused, connect timeout): safe to send again."""
 
 
 class SessionRenewedError(AuthError):
@@ -327,6 +335,10 @@ class Transport:
                     self._sleep(delay)
                     continue
                 if not idempotent:
+                    if _never_sent(exc):
+                        raise RequestNotSentError(
+                            f"network error ({kind}): the request did not reach IG", endpoint=endpoint
+                        ) from None
                     raise AmbiguousRequestError(
                         f"network error ({kind}): IG may or may not have executed the request",
                         endpoint=endpoint,
@@ -373,6 +385,17 @@ class Transport:
                         endpoint=endpoint,
                     )
             raise map_error(code, status, endpoint, snippet)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether a failed request provably never reached the server: the connection was refused or could
+    not be made in time. A reset or timeout after connecting leaves it unknown."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        reason = getattr(exc.args[0], "reason", None)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
 
 
 def _detail(snippet: str | None) -> str:
