@@ -6,7 +6,8 @@
   builds from the same seed);
 * ``"ticks"``: ticks recorded with :mod:`igkit.store`, resampled the same way;
 * ``"ig"``: IG's ``/prices`` through an :class:`~igkit.ig.IGClient` (its allowance tracking and Parquet
-  cache apply); IG's bars are mapped onto the candle schema, ``ticks`` from IG's volume (0 if absent).
+  cache apply), with a progress bar over the pages fetched; IG's bars are mapped onto the candle schema,
+  ``ticks`` from IG's volume (0 if absent).
 
 Also :func:`random_candles`, a fast random walk with bid/ask for benchmarks and examples.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -22,7 +24,7 @@ import pandas as pd
 
 from igkit.candles import CANDLE_COLUMNS, empty_candles, freq_to_ns, resample_arrays, resample_ticks
 from igkit.errors import DataError
-from igkit.progress import Progress, make_progress
+from igkit.progress import Progress, ProgressBar, make_progress
 
 __all__ = ["SOURCES", "latest_ig_candles", "load_history", "random_candles", "resolution_ns"]
 
@@ -88,15 +90,16 @@ def load_history(
             ``config`` (default :func:`igkit.load_config`), logged in with its credentials, used for this
             call and logged out.
         config: the :class:`~igkit.config.Config` for ``"ig"`` without ``client``.
-        progress: a tqdm bar over the chunks (``"demo"``), none (False), or a ``(desc, total) -> bar`` factory
-            such as ``ControlPanel.progress`` to show it in the notebook panel.
+        progress: a tqdm bar over the chunks (``"demo"``) or over the pages downloaded (``"ig"``), none
+            (False), or a ``(desc, total) -> bar`` factory such as ``ControlPanel.progress`` to show it in
+            the notebook panel.
 
     Errors (:class:`~igkit.errors.DataError`) name the epic and what was wrong.
     """
     if source not in SOURCES:
         raise DataError(f"{epic}: history source {source!r} is not one of {SOURCES}")
     if source == "ig":
-        return _from_ig(epic, resolution, start, end, client, config)
+        return _from_ig(epic, resolution, start, end, client, config, progress)
     try:
         f = resolution_ns(resolution)
     except DataError as exc:
@@ -156,8 +159,25 @@ def _from_ticks(epic: str, f: int, s: int, e: int, root: str | None) -> pd.DataF
     return out
 
 
+def _page_bars(progress: Progress) -> Callable[[str, int], ProgressBar] | None:
+    """``progress`` as the factory ``IGClient.prices`` takes: a tqdm bar over pages for True, None for False."""
+    if progress is False:
+        return None
+    if progress is True:
+        return lambda desc, total: make_progress(True, total, desc, unit="page", leave=False)
+    if not callable(progress):
+        raise DataError(f"progress must be True, False or a (desc, total) -> bar factory, got {progress!r}")
+    return progress
+
+
+def _ig_prices(client: Any, epic: str, res: Any, progress: Progress, **kwargs: Any) -> pd.DataFrame:
+    """``client.prices`` (an :class:`~igkit.ig.IGClient`'s) with the page progress bar."""
+    frame: pd.DataFrame = client.prices(epic, res, progress=_page_bars(progress), **kwargs)
+    return frame
+
+
 def _from_ig(epic: str, resolution: str | pd.Timedelta, start: Any, end: Any, client: Any,
-             config: Any) -> pd.DataFrame:
+             config: Any, progress: Progress = False) -> pd.DataFrame:
     from igkit.ig.enums import Resolution
 
     try:
@@ -165,7 +185,7 @@ def _from_ig(epic: str, resolution: str | pd.Timedelta, start: Any, end: Any, cl
     except ValueError as exc:
         raise DataError(f"{epic}: {exc}") from None
     if client is not None:
-        return ig_to_candles(client.prices(epic, res, start=start, end=end), epic)
+        return ig_to_candles(_ig_prices(client, epic, res, progress, start=start, end=end), epic)
     from igkit.config import load_config
     from igkit.errors import ConfigError
     from igkit.ig import IGClient
@@ -178,12 +198,14 @@ def _from_ig(epic: str, resolution: str | pd.Timedelta, start: Any, end: Any, cl
                           "IGKIT_IG__PASSWORD)", key="ig.username")
     with IGClient.from_config(cfg) as own:
         own.login(ig.username, ig.password, version=ig.api_version)
-        return ig_to_candles(own.prices(epic, res, start=start, end=end), epic)
+        return ig_to_candles(own.prices(epic, res, start=start, end=end, progress=_page_bars(progress)), epic)
 
 
-def latest_ig_candles(client: Any, epic: str, resolution: str | pd.Timedelta, bars: int) -> pd.DataFrame:
+def latest_ig_candles(client: Any, epic: str, resolution: str | pd.Timedelta, bars: int, *,
+                      progress: Progress = False) -> pd.DataFrame:
     """The last ``bars`` finished candles of ``epic`` from IG (``GET /prices`` with ``max``), for warming up
-    a live engine: the bar still forming is left out (the engine builds it from the stream)."""
+    a live engine: the bar still forming is left out (the engine builds it from the stream). ``progress``:
+    a bar over the pages fetched, as in :func:`load_history` (off by default)."""
     from igkit.ig.enums import Resolution
 
     if isinstance(bars, bool) or not isinstance(bars, int) or bars <= 0:
@@ -192,7 +214,7 @@ def latest_ig_candles(client: Any, epic: str, resolution: str | pd.Timedelta, ba
         res = Resolution.parse(resolution if isinstance(resolution, str) else _alias(resolution))
     except ValueError as exc:
         raise DataError(f"{epic}: {exc}") from None
-    frame = ig_to_candles(client.prices(epic, res, max_points=bars + 1), epic)
+    frame = ig_to_candles(_ig_prices(client, epic, res, progress, max_points=bars + 1), epic)
     ends = pd.DatetimeIndex(frame.index).asi8 + int(res.seconds) * 1_000_000_000
     finished = frame[ends <= pd.Timestamp.now(tz="UTC").value]
     return finished.iloc[-bars:]

@@ -2,7 +2,9 @@
 
 Runs on ``dask.distributed``: a fresh ``LocalCluster`` (worker processes, no dashboard) by default, or
 an existing scheduler when ``scheduler=`` / ``IGKIT_DASK_SCHEDULER`` / ``config.sweep.scheduler`` names
-its address, or serially in this process with ``scheduler="sync"``. The candles are sent to the workers
+its address (in that order of precedence; the config is :func:`igkit.load_config`'s unless ``config=`` is
+given, so ``"sweep": {"scheduler": ...}`` in ``config/local.json`` or ``IGKIT_SWEEP__SCHEDULER`` is
+enough), or serially in this process with ``scheduler="sync"``. The candles are sent to the workers
 once (``scatter``, broadcast) and parameter sets travel in batches, a few per worker, so a progress bar
 can follow them. Rows come back in grid order: the table is the same whatever the number of workers.
 
@@ -87,9 +89,7 @@ def _resolve_scheduler(scheduler: Any, config: Any) -> Any:
     env = os.environ.get(ENV_SCHEDULER, "").strip()
     if env:
         return env
-    if config is not None:
-        return getattr(getattr(config, "sweep", None), "scheduler", None)
-    return None
+    return getattr(getattr(config, "sweep", None), "scheduler", None)
 
 
 def sweep(
@@ -117,7 +117,8 @@ def sweep(
         n_workers: workers of the temporary local cluster (default ``config.sweep.n_workers`` or 2).
         progress: a tqdm bar over the parameter sets (True), none (False), or a ``(desc, total) -> bar``
             factory such as ``ControlPanel.progress`` to show it in the notebook panel.
-        config: an igkit ``Config`` whose ``sweep`` section supplies defaults.
+        config: an igkit ``Config`` whose ``sweep`` section supplies defaults; None loads it with
+            :func:`igkit.load_config` when a default is needed (a bad config raises its ``ConfigError``).
         **backtest_kwargs: passed to :func:`~igkit.backtest.backtest` (size, commission, stop, ...).
 
     Returns:
@@ -134,6 +135,11 @@ def sweep(
         log.info("sweep %s: skipped %d invalid parameter set(s), e.g. %s", strategy_class.__name__,
                  len(skipped), skipped[0][1])
     items = list(enumerate(valid))
+    needs_config = n_workers is None or (scheduler is None and not os.environ.get(ENV_SCHEDULER, "").strip())
+    if config is None and needs_config:
+        from igkit.config import load_config
+
+        config = load_config()
     if n_workers is None:
         n_workers = int(getattr(getattr(config, "sweep", None), "n_workers", 0) or 2)
     sched = _resolve_scheduler(scheduler, config)

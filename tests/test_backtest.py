@@ -58,7 +58,7 @@ def sig(candles: pd.DataFrame, values: list[int]) -> pd.Series:
 
 def reference(candles: pd.DataFrame, signals: list[int], *, size: float = 1.0, commission: float = 0.0,
               slippage: float = 0.0, stop: float | None = None, take_profit: float | None = None,
-              sizing=None, capital: float = 10_000.0):  # type: ignore[no-untyped-def]
+              sizing=None, capital: float = 10_000.0, commission_per_trade: float = 0.0):  # type: ignore[no-untyped-def]
     c = {k: candles[k].tolist() for k in COLS}
     n = len(candles)
     trades: list[dict] = []
@@ -70,11 +70,12 @@ def reference(candles: pd.DataFrame, signals: list[int], *, size: float = 1.0, c
 
     def close(i: int, price: float, reason: str, fee: bool = True) -> None:
         nonlocal cash, pos, units
-        cost = commission * abs(units) if fee else 0.0
+        per_fill = commission * abs(units) + commission_per_trade
+        cost = per_fill if fee else 0.0
         cash += units * price - cost
         trades.append({"entry_bar": entry_bar, "exit_bar": i, "direction": pos, "size": abs(units),
                        "entry_price": entry, "exit_price": price, "exit_reason": reason,
-                       "pnl": units * (price - entry) - commission * abs(units) - cost})
+                       "pnl": units * (price - entry) - per_fill - cost})
         pos, units = 0, 0.0
 
     for i in range(n):
@@ -89,7 +90,7 @@ def reference(candles: pd.DataFrame, signals: list[int], *, size: float = 1.0, c
                 pos, entry_bar = target, i
                 entry = c["ask_open"][i] + slippage if pos > 0 else c["bid_open"][i] - slippage
                 units = pos * u
-                cash -= units * entry + commission * u
+                cash -= units * entry + commission * u + commission_per_trade
                 s_lvl = entry - pos * stop if stop is not None else math.nan
                 t_lvl = entry + pos * take_profit if take_profit is not None else math.nan
         if pos > 0:
@@ -137,6 +138,7 @@ SETTINGS = [
     {"stop": 6e-4},
     {"take_profit": 5e-4},
     {"stop": 4e-4, "take_profit": 4e-4, "commission": 0.02, "slippage": 2e-5},
+    {"commission_per_trade": 0.7, "commission": 0.01, "stop": 5e-4, "size": 2.0},
 ]
 
 
@@ -227,6 +229,27 @@ def test_commission_per_side_and_slippage_against_the_trader() -> None:
     assert row.pnl == pytest.approx(-10 * (102.11 - 99.89) - 2 * 0.05 * 10)
     # equity after the entry fill, marked at ask_close: cash 10000 + 998.9 - 0.5, minus 10 × 100.1
     assert r.equity.iloc[1] == pytest.approx(10_000 + 998.9 - 0.5 - 1001.0)
+
+
+def test_flat_commission_per_trade_on_every_fill() -> None:
+    """A reversal and an end-of-data close, by hand: size 2, spread 0.2, 0.1 per unit and 3.0 per fill."""
+    c = hand_candles([(100, 101, 99, 100), (100, 102, 99, 101), (101, 103, 100, 102), (104, 105, 103, 104)],
+                     spread=0.2)
+    r = backtest(c, sig(c, [1, -1, -1, -1]), size=2.0, commission=0.1, commission_per_trade=3.0)
+    t = r.trades
+    # long: buy 2 at 100.1, sell at 100.9 → 1.6, minus two fills of 0.2 + 3.0
+    # short: sell 2 at 100.9, valued at 104.1 at the end → -6.4, minus one fill (the end close is a valuation)
+    assert t["pnl"].tolist() == pytest.approx([1.6 - 2 * 3.2, -6.4 - 3.2])
+    # cash: bar 1 pays the long's entry fill; bar 2 the long's exit and the short's entry fills
+    long_open = 10_000 - 200.2 - 3.2 + 2 * 100.9  # marked at bid_close 100.9
+    reversed_ = 10_000 - 200.2 - 3.2 + 201.8 - 3.2 + 201.8 - 3.2 - 2 * 102.1  # short marked at ask_close
+    end = 10_000 + 1.6 - 6.4 - 3 * 3.2  # three fills paid
+    assert r.equity.tolist() == pytest.approx([10_000, long_open, reversed_, end])
+    assert r.equity.iloc[-1] == pytest.approx(10_000 + t["pnl"].sum())
+    assert r.stats["total_pnl"] == pytest.approx(1.6 - 6.4 - 3 * 3.2)
+    assert r.settings["commission_per_trade"] == 3.0
+    flat_only = backtest(c, sig(c, [1, -1, -1, -1]), size=2.0, commission_per_trade=3.0)
+    assert flat_only.trades["pnl"].tolist() == pytest.approx([1.6 - 6.0, -6.4 - 3.0])  # not scaled by size
 
 
 def test_stop_and_take_profit_in_the_same_bar_takes_the_stop() -> None:
@@ -362,6 +385,8 @@ def test_bad_inputs_raise_clear_errors() -> None:
         backtest(c, pd.Series([1, 0, 0, 0], index=c.index + pd.Timedelta("1min")))
     with pytest.raises(DataError, match="commission=-1"):
         backtest(c, s, commission=-1)
+    with pytest.raises(DataError, match="commission_per_trade=nan"):
+        backtest(c, s, commission_per_trade=math.nan)
     with pytest.raises(DataError, match="stop=0"):
         backtest(c, s, stop=0)
     with pytest.raises(DataError, match="increasing"):

@@ -96,7 +96,8 @@ class FakeClient:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
-    def prices(self, epic: str, resolution: Any, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+    def prices(self, epic: str, resolution: Any, *, start: Any = None, end: Any = None,
+               progress: Any = None) -> pd.DataFrame:
         from igkit.ig.models import PriceResponse
         from igkit.ig.prices import prices_frame
 
@@ -166,3 +167,75 @@ def test_ig_history_without_a_client_logs_in_from_the_config_and_out_again(tmp_p
         with pytest.raises(ConfigError, match=r"ig\.username: CS\.D\.EURUSD\.MINI\.IP: source='ig' without client="):
             load_history("CS.D.EURUSD.MINI.IP", "1min", end - pd.Timedelta("30min"), end, source="ig",
                          config=no_user)
+
+
+class RecordingBars:
+    """A ``(desc, total) -> bar`` factory that keeps every bar it made and what each was told."""
+
+    def __init__(self) -> None:
+        self.bars: list[dict[str, Any]] = []
+
+    def __call__(self, desc: str, total: int) -> RecordingBars:
+        self.bars.append({"desc": desc, "total": total, "updates": [], "closed": False})
+        return self
+
+    def update(self, n: int = 1) -> None:
+        self.bars[-1]["updates"].append(n)
+
+    def close(self) -> None:
+        self.bars[-1]["closed"] = True
+
+
+def test_ig_downloads_report_progress_per_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Against the real simulator: the bar's total is IG's ``totalPages`` and it advances once per page
+    fetched, through ``IGClient.prices`` and through ``load_history(source="ig")``."""
+    from igkit.config import Config
+    from igkit.history import latest_ig_candles
+    from igkit.ig import IGClient
+    from igkit.sim import IGSimulator
+
+    with IGSimulator(seed=0, always_open=True) as sim:
+        ig = {"environment": "sim", "endpoints": {"sim": sim.rest_url}, "api_key": sim.api_key,
+              "username": sim.username, "password": sim.password, "cache_dir": str(tmp_path)}
+        cfg = Config.model_validate({"ig": ig})
+        end = pd.Timestamp.now(tz="UTC").floor("min")
+
+        def page_calls() -> int:
+            return sum(1 for r in sim.request_log if r.method == "GET" and r.path == f"/prices/{EPIC}")
+
+        with IGClient.from_config(cfg) as client:
+            client.login(sim.username, sim.password)
+            bars = RecordingBars()
+            frame = client.prices(EPIC, "1min", start=end - pd.Timedelta("45min"), end=end, page_size=10,
+                                  progress=bars)
+            (bar,) = bars.bars
+            assert page_calls() >= 4 and bar["updates"] == [1] * page_calls()  # one update per page
+            assert bar["total"] == page_calls() and bar["closed"] and bar["desc"] == f"{EPIC} MINUTE"
+            assert 40 <= len(frame) <= 46
+            # a cache hit fetches nothing: no bar
+            before = page_calls()
+            client.prices(EPIC, "1min", start=end - pd.Timedelta("45min"), end=end, page_size=10, progress=bars)
+            assert page_calls() == before and len(bars.bars) == 1
+            warm = RecordingBars()
+            latest_ig_candles(client, EPIC, "1min", 250, progress=warm)  # 251 points: 3 pages of 100
+            assert [b["updates"] for b in warm.bars] == [[1, 1, 1]] and warm.bars[0]["total"] == 3
+            with pytest.raises(ValueError, match="progress must be None or a"):
+                client.prices(EPIC, "1min", max_points=5, progress=True)  # type: ignore[arg-type]
+
+        # load_history logs in from the config; 4 hours of minutes at IG's default 100 a page
+        before = page_calls()
+        bars = RecordingBars()
+        got = load_history(EPIC, "1min", end - pd.Timedelta("4h"), end - pd.Timedelta("1min"), source="ig",
+                           config=cfg, progress=bars)
+        pages = page_calls() - before
+        assert pages == 3 and len(got) >= 200
+        assert len(bars.bars) == 1 and bars.bars[0]["updates"] == [1] * pages and bars.bars[0]["total"] == pages
+        assert bars.bars[0]["closed"]
+        # True: a tqdm bar over the pages (on stderr); False: none (ranges outside the cached one)
+        capsys.readouterr()
+        load_history(EPIC, "1min", end - pd.Timedelta("6h"), end - pd.Timedelta("5h"), source="ig",
+                     config=cfg, progress=True)
+        assert f"{EPIC} MINUTE" in capsys.readouterr().err
+        load_history(EPIC, "1min", end - pd.Timedelta("8h"), end - pd.Timedelta("7h"), source="ig",
+                     config=cfg, progress=False)
+        assert EPIC not in capsys.readouterr().err

@@ -144,3 +144,24 @@ def test_heatmap(serial: pd.DataFrame) -> None:
     assert np.isnan(z[0, 1])  # fast=5, slow=5 was skipped
     with pytest.raises(DataError, match="'calmar'"):
         heatmap(serial, "fast", "slow", stat="calmar")
+
+
+def test_scheduler_set_only_in_the_config_environment_reaches_that_cluster(
+    candles: pd.DataFrame, serial: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ``config=`` and no ``IGKIT_DASK_SCHEDULER``: the address comes from ``load_config()``
+    (``IGKIT_SWEEP__SCHEDULER`` over config/test.json) and the work runs on that cluster."""
+    from distributed import LocalCluster
+
+    from igkit.config import load_config
+
+    monkeypatch.delenv(ENV_SCHEDULER, raising=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        monkeypatch.setenv("IGKIT_SWEEP__SCHEDULER", cluster.scheduler_address)
+        assert load_config().sweep.scheduler == cluster.scheduler_address
+        out = sweep(SmaCross, GRID, candles, progress=False, **KW)
+        prefixes = cluster.scheduler.task_prefixes
+        assert "run_batch" in prefixes  # the batches ran on this cluster, not on a LocalCluster of sweep's own
+        assert sum(prefixes["run_batch"].state_counts.values()) >= 1
+    pd.testing.assert_frame_equal(out, serial)

@@ -12,8 +12,10 @@ Fill model (the rules every result follows):
    always flat. A reversal closes the position, then opens the opposite one, at the same open.
 2. ``slippage`` (price units) moves every fill against the trader: buys ``+ slippage``, sells
    ``- slippage`` (entries, signal exits and stop/take-profit exits).
-3. ``commission`` is charged per side, in account currency per unit of size: ``commission × size`` at
-   the entry and again at the exit.
+3. Commission, in account currency, is charged on every fill (the entry and the exit of each trade):
+   ``commission × size + commission_per_trade`` — ``commission`` per unit of size, per side, and
+   ``commission_per_trade`` a flat fee per fill (a round trip pays it twice). Both are in the trades'
+   ``pnl``, the equity curve (at the bar of each fill) and every statistic.
 4. ``stop``/``take_profit`` are distances in price units from the entry fill price (or in pips with
    ``pip=``, the instrument's pip size). They are checked in every bar the position is held, the entry
    bar included, on the side it would close at: a long exits when ``bid_low ≤ entry − stop`` or
@@ -106,6 +108,7 @@ def backtest(
     *,
     size: float = 1.0,
     commission: float = 0.0,
+    commission_per_trade: float = 0.0,
     slippage: float = 0.0,
     stop: float | None = None,
     take_profit: float | None = None,
@@ -118,6 +121,7 @@ def backtest(
     Args:
         size: units per trade when ``sizing`` is None.
         commission: account currency per unit of size, per side (entry and exit).
+        commission_per_trade: a flat fee in account currency per fill (entry and exit), whatever the size.
         slippage: price units against the trader on every fill.
         stop, take_profit: distances from the entry price, in price units (in pips if ``pip`` is given).
         sizing: ``(candles, i, direction, stop_distance) -> size`` asked at each entry, or None.
@@ -135,6 +139,7 @@ def backtest(
         pip = _distance(pip, "pip", None)
     size = _nonneg(size, "size")
     commission = _nonneg(commission, "commission")
+    commission_per_trade = _nonneg(commission_per_trade, "commission_per_trade")
     slippage = _nonneg(slippage, "slippage")
     capital = _nonneg(capital, "capital")
     if capital == 0:
@@ -149,6 +154,7 @@ def backtest(
         sig.to_numpy(),
         size=size,
         commission=commission,
+        commission_per_trade=commission_per_trade,
         slippage=slippage,
         stop=stop_d,
         take_profit=take_d,
@@ -175,6 +181,7 @@ def backtest(
     settings = {
         "size": size,
         "commission": commission,
+        "commission_per_trade": commission_per_trade,
         "slippage": slippage,
         "stop": stop_d,
         "take_profit": take_d,

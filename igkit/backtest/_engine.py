@@ -183,16 +183,24 @@ class Book(NamedTuple):
     prices: Prices
     n: int
     capital: float
-    commission: float
+    commission: float  # per unit of size, per fill
+    commission_per_trade: float = 0.0  # flat, per fill
 
 
-def _book(t: Trades, p: Prices, n: int, capital: float, commission: float) -> Book:
+def fill_fee(book: Book) -> np.ndarray:
+    """The commission of each trade's entry fill (and of its exit fill, unless the exit is the end-of-data
+    valuation): ``commission × size + commission_per_trade``."""
+    return book.commission * book.trades.size + book.commission_per_trade
+
+
+def _book(t: Trades, p: Prices, n: int, capital: float, commission: float, per_trade: float) -> Book:
     """Per-trade P&L (net of commission; the end-of-data close is a valuation and pays none)."""
+    book = Book(t, np.empty(0), p, n, capital, commission, per_trade)
     units = t.direction * t.size
-    fee = commission * t.size
+    fee = fill_fee(book)
     exit_fee = np.where(t.reason == END, 0.0, fee)
     pnl = units * (t.exit_price - t.entry_price) - fee - exit_fee
-    return Book(t, pnl, p, n, capital, commission)
+    return book._replace(pnl=pnl)
 
 
 def mark_to_market(book: Book) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +208,7 @@ def mark_to_market(book: Book) -> tuple[np.ndarray, np.ndarray]:
     cash + those units marked at the side they would close at (bid_close long, ask_close short)."""
     t, p, n, capital = book.trades, book.prices, book.n, book.capital
     units = t.direction * t.size
-    fee = book.commission * t.size
+    fee = fill_fee(book)
     end = t.reason == END
     exit_fee = np.where(end, 0.0, fee)
     # cash: -units * entry - fee at the entry bar; +units * exit - fee at the exit bar (the end close is a
@@ -253,6 +261,7 @@ def run_engine(
     size: float,
     commission: float,
     slippage: float,
+    commission_per_trade: float = 0.0,
     stop: float | None,
     take_profit: float | None,
     sizing: Callable[..., float] | None,
@@ -267,4 +276,4 @@ def run_engine(
     exits = stop is not None or take_profit is not None
     p = prices(candles, extremes=exits)
     trades = _trades(target, p, candles, size, slippage, stop, take_profit, sizing)
-    return _book(trades, p, n, capital, commission)
+    return _book(trades, p, n, capital, commission, commission_per_trade)

@@ -8,7 +8,7 @@ Dealing endpoints live in :mod:`igkit.ig.dealing`; :class:`~igkit.ig.client.IGCl
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -32,6 +32,7 @@ from igkit.ig.models import (
 )
 from igkit.ig.prices import ig_time, prices_frame, to_utc
 from igkit.ig.transport import Transport
+from igkit.progress import ProgressBar
 
 __all__ = ["MarketsAPI", "activities_frame"]
 
@@ -90,6 +91,7 @@ class MarketsAPI:
         end: TimeLike | None = None,
         max_points: int | None = None,
         page_size: int = 100,
+        progress: Callable[[str, int], ProgressBar] | None = None,
     ) -> pd.DataFrame:
         """``GET /prices/{epic}`` (v3), all pages, as the fixed schema of :mod:`igkit.ig.prices`.
 
@@ -97,11 +99,18 @@ class MarketsAPI:
         ``max_points`` asks for the latest bars. A closed range (both ends given, in the past) is served
         from the Parquet cache when fetched before. A request estimated to exceed the weekly
         historical-data allowance left raises :class:`RateLimitError` before anything is sent.
+
+        ``progress``: a ``(desc, total) -> bar`` factory (e.g. :func:`igkit.progress.make_progress`'s kind,
+        ``ControlPanel.progress``) called once the first page tells the number of pages
+        (``metadata.pageData.totalPages``); the bar then advances by one per page fetched. A cache hit
+        fetches nothing and makes no bar.
         """
         epic = _path_part(epic, "epic")
         res = Resolution.parse(resolution)
         if page_size < 0:
             raise ValueError(f"page_size must be >= 0, got {page_size}")
+        if progress is not None and not callable(progress):
+            raise ValueError(f"progress must be None or a (desc, total) -> bar factory, got {progress!r}")
         if max_points is not None and (isinstance(max_points, bool) or max_points <= 0):
             raise ValueError(f"max_points must be a positive int, got {max_points!r}")
         if start is None and end is not None:
@@ -132,17 +141,26 @@ class MarketsAPI:
             params["max"] = max_points
         pages: list[PriceResponse] = []
         page = 1
-        while True:
-            params["pageNumber"] = page
-            data = self._t.request("GET", f"/prices/{epic}", version=3, params=params).data or {}
-            resp = parse_model(PriceResponse, data, f"GET /prices/{epic}")
-            pages.append(resp)
-            a = resp.allowance
-            if a is not None:
-                self.allowance.update(a.remaining_allowance, a.total_allowance, a.allowance_expiry)
-            if page_size == 0 or page >= resp.total_pages or not resp.prices:
-                break
-            page += 1
+        bar: ProgressBar | None = None
+        try:
+            while True:
+                params["pageNumber"] = page
+                data = self._t.request("GET", f"/prices/{epic}", version=3, params=params).data or {}
+                resp = parse_model(PriceResponse, data, f"GET /prices/{epic}")
+                pages.append(resp)
+                a = resp.allowance
+                if a is not None:
+                    self.allowance.update(a.remaining_allowance, a.total_allowance, a.allowance_expiry)
+                if progress is not None:
+                    if bar is None:
+                        bar = progress(f"{epic} {res.value}", 1 if page_size == 0 else max(1, resp.total_pages))
+                    bar.update(1)
+                if page_size == 0 or page >= resp.total_pages or not resp.prices:
+                    break
+                page += 1
+        finally:
+            if bar is not None:
+                bar.close()
         frame = prices_frame(pages)
         if max_points is not None and len(frame) > max_points:
             frame = frame.iloc[-max_points:] if s is None else frame.iloc[:max_points]
