@@ -48,9 +48,13 @@ typecheck: setup
 unit: setup browser-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests
 
+# the notebooks run as the test suite does (tests/conftest.py): config/test.json (Demo, no credentials), no
+# IGKIT_MODE / IGKIT_BROKER / IGKIT_<SECTION>__<KEY> overrides from the shell, IGKIT_FAST=1 (short bars, fast)
 notebooks: setup
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-		$(VENV)/bin/pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=300 notebooks; \
+		for v in $$(compgen -e | grep -E '^IGKIT_(MODE|BROKER|.*__.*)$$'); do unset "$$v"; done; \
+		IGKIT_CONFIG=$(CURDIR)/config/test.json IGKIT_FAST=$${IGKIT_FAST:-1} \
+			$(VENV)/bin/pytest -q -p no:cacheprovider --nbmake --nbmake-timeout=300 notebooks; \
 	else echo "no notebooks yet"; fi
 
 bench-smoke: setup

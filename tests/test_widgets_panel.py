@@ -18,6 +18,7 @@ from igkit.config import load_config
 from igkit.engine import EngineStatus
 from igkit.strategy import STRATEGIES, Param, Strategy, register
 from igkit.widgets import ControlPanel, EngineSettings, demo_engine, demo_start_ns, live_panels
+from igkit.widgets.theme import MODE_COLORS
 
 EURUSD, GBPUSD = "CS.D.EURUSD.MINI.IP", "CS.D.GBPUSD.MINI.IP"
 START = "2026-11-17T10:00:00Z"  # a Tuesday: every FX market trades
@@ -278,6 +279,11 @@ def test_sim_mode_starts_a_simulator_backed_engine_kill_and_close_tear_down() ->
         assert res.owns_sim and sim.running and res.client.logged_in
         assert type(eng.broker).__name__ == "IGBroker" and type(eng.feed).__name__ == "StreamingFeed"
         wait_for(lambda: "RUNNING" in w.status.value and "SIM" in w.badge.value, what="SIM RUNNING in the header")
+        assert f"background:{MODE_COLORS['sim']}" in w.badge.value
+        # the account the simulator logged the client in to (config/test.json names none: it was "?")
+        acct = res.client.session.account_id
+        assert acct and p.config.ig.account_id is None
+        wait_for(lambda: w.account.value == f"account <b>{acct}</b>", what=f"account {acct} in the header")
         wait_for(lambda: eng.ticks > 0 and "CONNECTED" in w.connection.value, what="streamed ticks")
         wait_for(lambda: sim.positions(), what="a position on the simulator")
         wait_for(lambda: any(getattr(r, "children", None) for r in w.positions.children),

@@ -103,7 +103,7 @@ class Renderer:
                            f"font-weight:bold' title='{esc(detail)}'>{esc(status)}</span>")
         conn = s["connection"] if s is not None else "DISCONNECTED"
         wd.connection.value = light_html(conn)
-        acct = p.config.ig.account_id or ("paper" if mode == "demo" else "?")
+        acct = _account_id(p.engine) or p.config.ig.account_id or ("paper" if mode == "demo" else "?")
         wd.account.value = f"account <b>{esc(acct)}</b>"
         if s is not None:
             cur = s["currency"]
@@ -314,6 +314,17 @@ class Renderer:
         for row, ip, lbl, _ in self._bars.values():
             for x in (ip, lbl, row):
                 x.close()
+
+
+def _account_id(eng: Any) -> str | None:
+    """The account the running engine deals on: its broker's ``account_id`` (an IG broker's chosen account),
+    else the broker's IG session's (the account IG logged in to); None for a broker without one (paper)."""
+    broker = getattr(eng, "broker", None)
+    acct = getattr(broker, "account_id", None)
+    if not acct:
+        session = getattr(getattr(broker, "client", None), "session", None)
+        acct = getattr(session, "account_id", None)
+    return acct if isinstance(acct, str) and acct else None
 
 
 def _cents(x: float) -> float:
