@@ -146,3 +146,44 @@ def test_parse_params() -> None:
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         parse_params(["=3"])
     assert json.dumps(parse_params(["a=[1,2]"])) == '{"a": [1, 2]}'
+
+
+def test_exit_keeps_positions_unless_asked_to_flatten(tmp_path: Path) -> None:
+    """Without --flatten-on-exit (and risk.flatten_on_stop false in config/test.json) the positions stay
+    open at exit, and the summary and the audit log say so."""
+    audit = tmp_path / "audit.jsonl"
+    out = igkit("run", "--mode", "demo", "--param", "fast=2", "--param", "slow=4", "--instruments", "EURUSD",
+                "--seconds", "3", "--speed", "600", "--freq", "1min", "--audit", str(audit))
+    assert out.returncode == 0, out.stderr
+    assert "open positions 1" in out.stdout  # SmaCross is always long or short once warm
+    statuses = [r for r in read_audit(audit) if r["kind"] == "status"]
+    assert statuses[-1]["status"] == "STOPPED" and statuses[-1]["detail"] != "positions flattened"
+
+
+def test_live_view_renders_the_engine_state() -> None:
+    """The terminal view (drawn only on a terminal, so rendered here into a recording console)."""
+    from rich.console import Console
+
+    from igkit.cli.run import _view
+    from igkit.config import Config
+    from igkit.engine.factory import build_engine
+
+    engine, res = build_engine(Config(), mode="demo", strategy="sma", params={"fast": 2, "slow": 4},
+                               instruments=["EURUSD", "USDJPY"], freq="1min", speed=600)
+    with res:
+        engine.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                engine.fills and sum(v.candles for v in engine.state.instrument_states) >= 8):  # as published
+            time.sleep(0.05)
+        console = Console(record=True, width=200, force_terminal=True, color_system=None)
+        console.print(_view(engine.state, 12.0, 30.0))
+    text = console.export_text()
+    head, *rest = text.splitlines()
+    assert "DEMO" in head and "RUNNING" in head and "SmaCross(fast=2, slow=4)" in head and "12/30 s" in head
+    for col in ("instrument", "ticks", "bid", "ask", "candles", "last close", "signal", "position", "upl"):
+        assert col in text
+    rows = {line.split("│")[1].strip(): line for line in rest if line.count("│") > 5}
+    assert set(rows) >= {"EURUSD", "USDJPY"}
+    assert any(s in rows["EURUSD"] for s in ("LONG", "SHORT"))
+    assert "balance" in text and "GBP" in text and "ticks/s" in text and "latency p50/p99" in text
