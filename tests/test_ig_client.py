@@ -328,12 +328,33 @@ def test_history_cache_serves_a_range_inside_a_cached_one(sim: IGSimulator, tmp_
 def test_history_allowance_refused_before_sending(sim: IGSimulator) -> None:
     c = make_client(sim, historical_points_per_week=50)
     c.login(sim.username, sim.password)
-    end = pd.Timestamp.now(tz="UTC").floor("min")
+    end = pd.Timestamp("2026-11-18 12:00", tz="UTC")  # a Wednesday: FX trades all of it (121 points)
     with pytest.raises(RateLimitError, match="allowance") as ei:
         c.prices(EPIC, "1min", start=end - pd.Timedelta(hours=2), end=end)
     assert "prices" in str(ei.value)
     assert sim_calls(sim, "GET", f"/prices/{EPIC}") == []
     assert len(c.prices(EPIC, "1min", max_points=20)) == 20  # within the allowance: sent
+    c.close()
+
+
+def test_history_allowance_counts_only_bars_of_open_hours(sim: IGSimulator) -> None:
+    """A week of FX hours is 120 bars, not 169: IG has no bars while the market is shut, so the estimate
+    follows the instrument's opening hours (a range of 169 hours fits an allowance of 130)."""
+    from igkit.ig.api import _expected_points
+
+    mon = pd.Timestamp("2026-11-16 00:00", tz="UTC")
+    week = pd.Timedelta(days=7)
+    assert _expected_points(EPIC, mon, mon + week, 3600) == 120 + 1  # IG's end is inclusive: Monday 00:00
+    assert _expected_points(EPIC, mon, mon + week, 60) == 120 * 60 + 1
+    assert _expected_points("IX.D.FTSE.DAILY.IP", mon, mon + week, 3600) == 5 * 9  # 08:00-16:30, 9 bars a day
+    assert _expected_points("NOT.IN.CATALOG", mon, mon + week, 3600) == 169  # unknown hours: every bar
+    c = make_client(sim, historical_points_per_week=130)
+    c.login(sim.username, sim.password)
+    with pytest.raises(RateLimitError, match="needs about 241 points"):
+        c.prices(EPIC, "HOUR", start=mon, end=mon + 2 * week)
+    assert sim_calls(sim, "GET", f"/prices/{EPIC}") == []
+    got = c.prices(EPIC, "HOUR", start=mon, end=mon + week)  # ~120: sent
+    assert sim_calls(sim, "GET", f"/prices/{EPIC}") and len(got) > 0
     c.close()
 
 

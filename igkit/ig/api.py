@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import numpy as np
 import pandas as pd
 
 from igkit.errors import IGRequestError
@@ -128,7 +129,7 @@ class MarketsAPI:
                 log.debug("history cache hit for %s %s %s..%s", epic, res.value, s, e)
                 return hit if max_points is None else hit.iloc[:max_points]
         if s is not None and e is not None:
-            estimate = int((e - s).total_seconds() // res.seconds) + 1
+            estimate = _expected_points(epic, s, e, res.seconds)
             if max_points is not None:
                 estimate = min(estimate, max_points)
         else:
@@ -285,3 +286,20 @@ def activities_frame(activities: Sequence[Activity]) -> pd.DataFrame:
         return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="date"))
     frame["date"] = pd.to_datetime(frame["date"], utc=True)
     return frame.set_index("date")
+
+
+def _expected_points(epic: str, start: pd.Timestamp, end: pd.Timestamp, seconds: int) -> int:
+    """Bars IG can return for ``[start, end]``: every bar opening while the market trades, when igkit
+    knows its opening hours (the catalog's epics; a week of FX minutes is ~7,200 points, not 10,081),
+    else every bar of the range. Weekly and monthly bars count whole."""
+    from igkit.market import CATALOG, open_mask
+
+    step = int(seconds) * 1_000_000_000
+    s, e = int(start.value), int(end.value)
+    every = (e - s) // step + 1
+    if epic not in CATALOG or seconds >= 7 * 86_400 or every > 5_000_000:
+        return every
+    opens = np.arange(s, e + 1, step, dtype=np.int64)
+    # a bar counts when the market is open at any of its minutes: its open, or its last minute
+    last = opens + max(step - 60_000_000_000, 0)
+    return int(np.count_nonzero(open_mask(epic, opens) | open_mask(epic, last)))
