@@ -1,9 +1,20 @@
-"""Config: layering, validation errors that name file + key + expectation, secrets, mode fallback."""
+"""Config: layering, validation errors that name file + key + expectation, secrets, mode fallback.
+
+Every test here runs with ``IGKIT_HOME`` pointed at a temporary copy of ``config/`` that has no
+``local.json``: the README tells users to create ``config/local.json`` with their IG credentials, and
+that file must not change what these tests see (``test_suite_ignores_the_developers_local_json`` runs
+this module against a project copy that has one).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +25,26 @@ from igkit.errors import ConfigError
 from igkit.types import Mode
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def config_copy(dest: Path, *, local: Path | None = None) -> Path:
+    """``dest/config/`` holding the project's config files except ``local.json`` (``local`` in its place
+    when given); returns ``dest``, a folder ``IGKIT_HOME`` can name."""
+    (dest / "config").mkdir(parents=True)
+    for f in (ROOT / "config").glob("*.json"):
+        if f.name != "local.json":
+            shutil.copy2(f, dest / "config" / f.name)
+    if local is not None:
+        shutil.copy2(local, dest / "config" / "local.json")
+    return dest
+
+
+@pytest.fixture(autouse=True)
+def _without_local_json(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The default local layer is a ``config/local.json`` that does not exist, whatever the developer has."""
+    home = config_copy(tmp_path_factory.mktemp("igkit-home"))
+    monkeypatch.setenv("IGKIT_HOME", str(home))
+    yield home
 
 
 def write(tmp_path: Path, data: object, name: str = "local.json") -> Path:
@@ -214,3 +245,22 @@ def test_local_example_has_the_documented_shape() -> None:
 
 def test_local_json_is_gitignored() -> None:
     assert "config/local.json" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_suite_ignores_the_developers_local_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a project copy where the user did what the README says: config/local.json from the example
+    proj = config_copy(tmp_path / "proj", local=ROOT / "config" / "local.example.json")
+    (proj / "tests").mkdir()
+    for name in ("tests/conftest.py", "tests/test_config.py", "pyproject.toml", ".gitignore"):
+        shutil.copy2(ROOT / name, proj / name)
+    # that local.json really is the default local layer there (so the run below could fail)
+    monkeypatch.setenv("IGKIT_HOME", str(proj))
+    assert load_config(environ={}).broker == "ig"
+    env = {k: v for k, v in os.environ.items() if k not in {"IGKIT_HOME", "IGKIT_CONFIG"}}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py",
+         "-k", "not test_suite_ignores_the_developers_local_json"],
+        cwd=proj, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout

@@ -1,5 +1,13 @@
 """``igkit demo``: the offline Demo market streaming into tick buffers and candle builders, with a live
-terminal view (closed candles per instrument, tick rates, data quality) and a closing summary."""
+terminal view (closed candles per instrument, tick rates, data quality) and a closing summary.
+
+The live view's quality columns are kept up to date from each drained batch alone (O(new ticks) per
+refresh, whatever the buffer holds), measured by :func:`igkit.quality.quality_from_arrays`: ``gaps``
+(inter-arrival gaps longer than 5 s of market time), ``locked`` quotes (bid == ask, accepted),
+``crossed`` quotes (bid > ask, refused by the buffer at entry), ``rejected`` (every tick the buffer
+refused: crossed, non-finite or non-positive), ``last tick s`` (market clock minus the newest tick) and
+``lost`` (ticks the view's reader fell too far behind to see).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -18,15 +27,18 @@ from igkit.candles import Candle, CandleBuilder, candles_to_frame, freq_to_ns
 from igkit.config import load_config
 from igkit.feeds.demo import DemoFeed
 from igkit.market import CATALOG, resolve
-from igkit.quality import quality_of_buffer
+from igkit.quality import quality_from_arrays, quality_of_buffer
 from igkit.ticks import TickBuffer, TickHub, TickReader
 
-__all__ = ["DemoSummary", "InstrumentState", "add_parser", "run", "run_demo"]
+__all__ = ["MARKET_COLUMNS", "QUALITY_COLUMNS", "DemoSummary", "InstrumentState", "add_parser", "run", "run_demo"]
 
 
 @dataclass
 class InstrumentState:
-    """What the demo keeps per instrument: its buffer reader, candle builder and closed candles."""
+    """What the demo keeps per instrument: its buffer reader, candle builder and closed candles, plus the
+    live view's running quality: ``gaps`` (longer than ``gap_threshold`` seconds) and ``locked`` quotes
+    among the ticks drained, ``last_ts_ns`` (newest drained tick) and ``clock_ns`` (the feed's market
+    clock at the last drain, what ``seconds_since_last`` is measured against)."""
 
     epic: str
     buffer: TickBuffer
@@ -35,17 +47,57 @@ class InstrumentState:
     candles: list[Candle] = field(default_factory=list)
     ticks: int = 0
     lost: int = 0
+    gap_threshold: float = 5.0
+    gaps: int = 0
+    locked: int = 0
+    last_ts_ns: int | None = None
+    prev_ts_ns: int | None = None
+    clock_ns: int | None = None
 
     @property
     def symbol(self) -> str:
         return CATALOG[self.epic].symbol if self.epic in CATALOG else self.epic
+
+    @property
+    def crossed(self) -> int:
+        """Crossed quotes (bid > ask) the feed offered: the buffer refuses them at entry and counts them."""
+        return self.buffer.rejected["crossed"]
+
+    @property
+    def rejected(self) -> int:
+        """Every tick the buffer refused at entry (crossed, non-finite, non-positive)."""
+        return sum(self.buffer.rejected.values())
+
+    @property
+    def seconds_since_last(self) -> float | None:
+        """Market clock (``clock_ns``, else the wall clock) minus the newest tick drained, in seconds."""
+        if self.last_ts_ns is None:
+            return None
+        now = self.clock_ns if self.clock_ns is not None else time.time_ns()
+        return max(now - self.last_ts_ns, 0) / 1e9
 
     def drain(self) -> None:
         batch = self.reader.read()
         if len(batch):
             self.ticks += len(batch)
             self.candles.extend(self.builder.update_many(batch.ts_ns, batch.bid, batch.ask))
+            self._measure(batch.ts_ns, batch.bid, batch.ask)
         self.lost += batch.lost
+
+    def _measure(self, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> None:
+        """Add one batch to the running quality counts. The previous batch's last tick goes in front as a
+        (ts, NaN, NaN) row: it brings the gap across the batch boundary and counts as neither locked
+        nor crossed."""
+        if self.prev_ts_ns is not None:
+            ts = np.concatenate(([self.prev_ts_ns], ts))
+            bid = np.concatenate(([np.nan], bid))
+            ask = np.concatenate(([np.nan], ask))
+        rep = quality_from_arrays(ts, bid, ask, gap_threshold=self.gap_threshold, now=0)
+        self.gaps += rep["gaps"]
+        self.locked += rep["locked"]
+        self.prev_ts_ns = int(ts[-1])
+        newest = int(ts.max())
+        self.last_ts_ns = newest if self.last_ts_ns is None else max(self.last_ts_ns, newest)
 
 
 @dataclass
@@ -95,6 +147,7 @@ def run_demo(
             hub.wait_any(timeout=min(refresh, max(0.0, seconds - elapsed)))
             for st in states.values():
                 st.drain()
+                st.clock_ns = feed.market_time
             if on_refresh is not None:
                 on_refresh(states, elapsed)
             if feed.error is not None:
@@ -103,6 +156,7 @@ def run_demo(
         feed.stop()
         for st in states.values():
             st.drain()
+            st.clock_ns = feed.market_time
             last = st.builder.flush()
             if last is not None:
                 st.candles.append(last)
@@ -119,11 +173,21 @@ def _fmt(x: float | None, digits: int = 5) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def _table(states: dict[str, InstrumentState], elapsed: float, title: str) -> Table:
+MARKET_COLUMNS = ("instrument", "ticks", "ticks/s", "bid", "ask", "spread pips", "candles", "last mid close",
+                  "bar range pips")
+QUALITY_COLUMNS = ("instrument", "gaps", "locked", "crossed", "rejected", "last tick s", "lost")
+
+
+def _new_table(title: str, columns: Sequence[str]) -> Table:
     t = Table(title=title, expand=False)
-    for col in ("instrument", "ticks", "ticks/s", "bid", "ask", "spread pips", "candles", "last mid close",
-                "bar range pips", "lost"):
-        t.add_column(col, justify="left" if col == "instrument" else "right")
+    for col in columns:
+        t.add_column(col, justify="left" if col == "instrument" else "right", no_wrap=col == "instrument")
+    return t
+
+
+def _table(states: dict[str, InstrumentState], elapsed: float, title: str) -> Table:
+    """Prices and candles per instrument: ticks and rate (wall time), last quote, closed candles."""
+    t = _new_table(title, MARKET_COLUMNS)
     for st in states.values():
         spec = CATALOG.get(st.epic)
         digits, pip = (spec.decimals, spec.pip) if spec else (5, 1e-4)
@@ -139,25 +203,51 @@ def _table(states: dict[str, InstrumentState], elapsed: float, title: str) -> Ta
             str(len(st.candles)),
             _fmt(c.mid_close if c else None, digits),
             _fmt((c.mid_high - c.mid_low) / pip if c else None, 1),
+        )
+    return t
+
+
+def _quality_table(states: dict[str, InstrumentState]) -> Table:
+    """Data quality per instrument, live: see the module docstring for the columns."""
+    threshold = {st.gap_threshold for st in states.values()}
+    gaps = f"gaps > {threshold.pop():g} s" if len(threshold) == 1 else "gaps"
+    t = _new_table(f"data quality ({gaps}, market clock)", QUALITY_COLUMNS)
+    for st in states.values():
+        t.add_row(
+            st.symbol,
+            str(st.gaps),
+            str(st.locked),
+            str(st.crossed),
+            str(st.rejected),
+            _fmt(st.seconds_since_last, 1),
             str(st.lost),
         )
     return t
 
 
+def _view(states: dict[str, InstrumentState], elapsed: float, title: str) -> Group:
+    """The live terminal view: the market table above the data-quality table."""
+    return Group(_table(states, elapsed, title), _quality_table(states))
+
+
 def _summary(summary: DemoSummary) -> Group:
-    q = Table(title="data quality (market time)", expand=False)
-    for col in ("instrument", "ticks", "rate/s", "gaps", "longest gap s", "crossed", "spread p50", "spread p95"):
-        q.add_column(col, justify="left" if col == "instrument" else "right")
+    q = _new_table("data quality (market time)", ("instrument", "ticks", "rate/s", "gaps", "longest gap s",
+                                                   "locked", "crossed", "rejected", "spread p50", "spread p95",
+                                                   "lost"))
     for epic, rep in summary.quality.items():
+        st = summary.instruments[epic]
         q.add_row(
-            summary.instruments[epic].symbol,
+            st.symbol,
             str(rep["ticks"]),
             f"{rep['rate_per_s'] or 0:.2f}",
             str(rep["gaps"]),
             f"{rep['longest_gap_s'] or 0:.1f}",
-            str(rep["crossed"]),
+            str(rep["locked"]),
+            str(rep["crossed"] + st.crossed),  # held ones (none: refused at entry) + refused at entry
+            str(st.rejected),
             _fmt(rep["spread_p50"], 6),
             _fmt(rep["spread_p95"], 6),
+            str(st.lost),
         )
     total = sum(st.ticks for st in summary.instruments.values())
     candles = sum(len(st.candles) for st in summary.instruments.values())
@@ -197,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
 
         def show(states: dict[str, InstrumentState], elapsed: float) -> None:
             if console.is_terminal:
-                live.update(_table(states, elapsed, f"{title} — {elapsed:.0f}/{args.seconds:.0f} s"), refresh=True)
+                live.update(_view(states, elapsed, f"{title} — {elapsed:.0f}/{args.seconds:.0f} s"), refresh=True)
 
         summary = run_demo(
             instruments,

@@ -37,7 +37,8 @@ class DemoFeed(ThreadFeed):
     """Push a :class:`~igkit.market.SyntheticMarket`'s ticks for ``epics`` into ``hub``.
 
     Args:
-        hub: where the ticks go (``hub.buffer(epic).offer_many``); ticks are counted under ``"ticks"``.
+        hub: where the ticks go (``hub.buffer(epic).offer_many``); its counters for the feed: ``ticks`` the
+            buffers accepted, ``rejected`` the ones they refused (see :meth:`igkit.ticks.TickHub.count`).
         epics: epics or symbols (one string or several).
         market: the market to stream (default: ``SyntheticMarket(seed, tick_rate=tick_rate)``).
         seed, tick_rate: used only to build the default market.

@@ -123,13 +123,14 @@ class ReplayFeed(ThreadFeed):
         instruments: epics to replay (default: every recorded one).
         start, end: tz-aware times (or int ns) bounding the replay, ``start`` inclusive, ``end`` exclusive.
         speed: multiple of real time (2.0 plays an hour in 30 minutes); None plays as fast as possible.
-        name: the feed's name in the hub (its counters: ``ticks`` pushed, ``rejected`` by the buffers).
+        name: the feed's name in the hub (its counters: ``ticks`` the buffers accepted, ``rejected`` the
+            ones they refused at entry — see :meth:`igkit.ticks.TickHub.count`).
         batch: most ticks pushed per step.
 
-    ``progress`` is the fraction of the selected ticks pushed so far: 1.0 once finished (also for no
-    data); until the files at a time bound are read, their footer row counts stand in for the ticks in
-    range. A missing root or epic, or a naive bound, raises :class:`~igkit.errors.DataError` here, not
-    in the thread.
+    ``pushed`` counts the recorded ticks offered so far, accepted or not, and ``progress`` is their
+    fraction of the selected ticks: 1.0 once finished (also for no data); until the files at a time
+    bound are read, their footer row counts stand in for the ticks in range. A missing root or epic, or
+    a naive bound, raises :class:`~igkit.errors.DataError` here, not in the thread.
     """
 
     def __init__(
@@ -209,8 +210,8 @@ class ReplayFeed(ThreadFeed):
         for k, mask in groups:
             part = (ts, bid, ask) if mask is None else (ts[mask], bid[mask], ask[mask])
             sent = len(part[0])
-            accepted = buffers[k].offer_many(*part)
-            self.hub.count(self.name, "ticks", sent)
+            accepted = int(buffers[k].offer_many(*part))
+            self.hub.count(self.name, "ticks", accepted)  # the hub's convention: ticks that went in
             if accepted != sent:
-                self.hub.count(self.name, "rejected", sent - int(accepted))
+                self.hub.count(self.name, "rejected", sent - accepted)
 

@@ -163,7 +163,13 @@ class TickHub:
 
     # ------------------------------------------------------------------ counters
     def count(self, feed: str, name: str, n: int = 1) -> None:
-        """Add ``n`` to ``feed``'s counter ``name`` (e.g. messages, reconnects)."""
+        """Add ``n`` to ``feed``'s counter ``name`` (e.g. messages, reconnects).
+
+        Two names mean the same for every feed: ``ticks`` counts the ticks its buffers *accepted* (what
+        readers can see) and ``rejected`` those they refused at entry (non-finite, non-positive or
+        crossed; per reason in ``hub.buffer(epic).rejected``), so ``ticks + rejected`` is what the feed
+        offered (``DemoFeed`` and ``ReplayFeed`` keep both).
+        """
         with self._lock:
             per = self._counters.get(feed)
             if per is None:
