@@ -500,3 +500,27 @@ def test_chunked_merge_of_many_files_matches_the_recorded_order(
     switches = sum(1 for a, b in zip(hub1.calls, hub1.calls[1:], strict=False) if a[0] != b[0])
     assert switches > 100  # interleaved, not one instrument after another
     assert feed.total == feed.pushed == 900
+
+
+def test_files_from_other_tools_with_another_nullability_or_unit_read_together(tmp_path: Path) -> None:
+    """A dataset may mix our files with files another tool wrote (nullable columns, µs timestamps): they
+    are read as one schema, in order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from igkit.store._parquet import read_files
+
+    t0 = 1_700_000_000_000_000_000
+    ours = pa.table({"ts": pa.array([t0, t0 + 1_000], pa.timestamp("ns", tz="UTC")),
+                     "bid": [1.0, 1.1], "ask": [1.2, 1.3]},
+                    schema=pa.schema([pa.field("ts", pa.timestamp("ns", tz="UTC"), nullable=False),
+                                      pa.field("bid", pa.float64(), nullable=False),
+                                      pa.field("ask", pa.float64(), nullable=False)]))
+    theirs = pa.table({"ts": pa.array([t0 // 1000 + 5, t0 // 1000 + 6], pa.timestamp("us", tz="UTC")),
+                       "bid": pa.array([1.4, None], pa.float64()), "ask": [1.5, 1.6]})
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pq.write_table(ours, a)
+    pq.write_table(theirs, b)
+    ts, bid, ask = read_files([a, b])
+    assert ts.tolist() == [t0, t0 + 1_000, t0 + 5_000, t0 + 6_000]
+    assert bid[:3].tolist() == [1.0, 1.1, 1.4] and np.isnan(bid[3]) and ask.tolist() == [1.2, 1.3, 1.5, 1.6]

@@ -237,6 +237,9 @@ def file_rows(path: Path) -> int:
         raise DataError(f"unreadable Parquet file {str(path)!r}: {exc}") from exc
 
 
+_READ_SCHEMA = pa.schema([("ts", pa.timestamp("ns", tz="UTC")), ("bid", pa.float64()), ("ask", pa.float64())])
+
+
 def read_files(paths: list[Path], lo: int | None = None, hi: int | None = None) -> Arrays:
     """``(ts_ns, bid, ask)`` of ``paths`` concatenated in order, keeping ``lo <= ts < hi``."""
     if not paths:
@@ -245,7 +248,8 @@ def read_files(paths: list[Path], lo: int | None = None, hi: int | None = None) 
     tables = []
     for path in paths:
         try:
-            tables.append(pq.ParquetFile(path).read(columns=["ts", "bid", "ask"]))
+            # one schema for all (files written by other tools may differ in nullability or time unit)
+            tables.append(pq.ParquetFile(path).read(columns=["ts", "bid", "ask"]).cast(_READ_SCHEMA))
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"unreadable Parquet file {str(path)!r}: {exc}") from exc
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
