@@ -136,6 +136,52 @@ class BookKeeping:
         self._account_type = chosen.account_type
         return AccountState(bal, bal + upl, margin, avail, upl, self._realized, chosen.currency or self.currency or "")
 
+    def on_account_update(self, update: Any) -> None:
+        """One ``ACCOUNT:<accountId>`` stream update (:class:`~igkit.ig.stream.AccountUpdate`) → the cached
+        account state, as if :meth:`account` had just read ``GET /accounts``: balance = FUNDS, equity =
+        EQUITY, margin = MARGIN, available = AVAILABLE_TO_DEAL, P&L = PNL (a field IG leaves out keeps
+        its last value). :meth:`account` then answers from the stream and reads REST again only once no
+        update has come for ``account_interval`` seconds (IG streams ACCOUNT on change only), or when
+        asked (``refresh=True``). Updates of another account are ignored, and so is every update until
+        a first REST read (which also gives the currency and the account type).
+
+        Runs on the stream's listener thread and never blocks: while a REST read holds the account lock,
+        the update is skipped (that read is at least as recent; the next update applies as usual)."""
+        want = self.account_id or self.client.session.account_id
+        if want and getattr(update, "account_id", want) != want:
+            return
+        if not self._acct_lock.acquire(blocking=False):
+            return
+        try:
+            prev = self._acct
+            if prev is None:
+                return  # the first state comes from REST (it also gives the currency and the account type)
+            got: dict[str, float | None] = dict(getattr(update, "values", None) or {})
+
+            def first(*names: str) -> float | None:
+                return next((float(v) for n in names if (v := got.get(n)) is not None), None)
+
+            def both(a: str, b: str) -> float | None:
+                x, y = got.get(a), got.get(b)
+                return None if x is None or y is None else float(x) + float(y)
+
+            upl = first("PNL")
+            upl = upl if upl is not None else both("PNL_LR", "PNL_NLR")
+            upl = upl if upl is not None else prev.upl
+            bal = first("FUNDS")
+            bal = bal if bal is not None else prev.balance
+            equity = first("EQUITY")
+            equity = equity if equity is not None else bal + upl
+            margin = first("MARGIN")
+            margin = margin if margin is not None else both("MARGIN_LR", "MARGIN_NLR")
+            margin = margin if margin is not None else prev.margin
+            avail = first("AVAILABLE_TO_DEAL", "AVAILABLE_CASH")
+            avail = avail if avail is not None else prev.available
+            self._acct = AccountState(bal, equity, margin, avail, upl, self._realized, prev.currency)
+            self._acct_ts = time.monotonic()
+        finally:
+            self._acct_lock.release()
+
     # -- instrument facts ----------------------------------------------------------------------------------
     def rules(self, epic: str) -> InstrumentRules:
         """``epic``'s dealing rules as IG states them (``GET /markets/{epic}``, read once): minimum size,

@@ -2,9 +2,16 @@
 
 It gets streaming credentials from a logged-in :class:`~igkit.ig.IGClient`, opens one
 :class:`~igkit.ig.stream.StreamingClient` per 40 items (IG's limit per connection; ``max_connections``
-caps that with a clear :class:`~igkit.errors.StreamError`), and subscribes ``CHART:<epic>:TICK`` for
-every epic into the hub (the library's listener thread is the buffers' single writer). A supervisor
-thread (the feed's own) then:
+caps that with a clear :class:`~igkit.errors.StreamError`), and subscribes every epic's prices into the
+hub (the library's listener thread is the buffers' single writer), from ``source``:
+
+* ``"tick"`` (default): ``CHART:<epic>:TICK``, every tick (DISTINCT; ts = UTM);
+* ``"price"``: ``PRICE:<accountId>:<epic>`` (MERGE, adapter ``Pricing``; ts = TIMESTAMP), IG's current
+  price item: the latest quote at IG's update rate, so fast ticks are merged away;
+* ``"market"``: the legacy ``MARKET:<epic>`` (MERGE; ts = UPDATE_TIME, UK local ``HH:MM:SS`` dated by this
+  machine's clock, one-second precision), for old clients and recordings (IG retired it in 2026).
+
+A supervisor thread (the feed's own) then:
 
 * mirrors the clients' statuses into the hub (``hub.set_status(name, FeedStatus…, detail=<client status>)``),
   so the engine state and the panel show ``CONNECTED:WS-STREAMING``, ``STALLED``, ``DISCONNECTED:WILL-RETRY``…;
@@ -26,8 +33,10 @@ counts against IG's weekly historical allowance (10,000 points by default): a 1-
 cannot cover is refused before it is sent, retried with the backoff and then given up (logged, counted).
 
 Optional: IG-built candles (``ig_candles="SECOND"|"1MINUTE"|…``) kept for a quality comparison with ours
-(:meth:`ig_candles_frame`, :meth:`compare`), and the account's TRADE stream handed to an
-:class:`~igkit.broker.IGBroker` (:meth:`attach_broker`), which is reconciled after every reconnect.
+(:meth:`ig_candles_frame`, :meth:`compare`), and the account's TRADE and ACCOUNT streams handed to an
+:class:`~igkit.broker.IGBroker` (:meth:`attach_broker`): deal events, and the balance, equity, margin and P&L
+its :meth:`~igkit.broker.IGBroker.account` then answers without polling REST; the broker is reconciled
+after every reconnect.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -48,12 +57,15 @@ from igkit.feeds._streaming_gaps import GapTracker
 from igkit.feeds.base import ThreadFeed
 from igkit.feeds.repair import Repair
 from igkit.ig.stream import CANDLE_SCALES, CandleUpdate, StreamingClient, StreamSubscription, feed_status
+from igkit.ig.stream._client import QUOTE_SOURCES
 from igkit.ticks import FeedStatus, TickHub
 
 __all__ = ["StreamingFeed"]
 
 log = logging.getLogger(__name__)
 
+#: where a feed takes its prices from (see the module docstring)
+SOURCES = ("tick", *QUOTE_SOURCES)
 _RANK = {FeedStatus.DISCONNECTED: 0, FeedStatus.RECONNECTING: 1, FeedStatus.CONNECTING: 2, FeedStatus.STALLED: 3,
          FeedStatus.CONNECTED: 4}  # fmt: skip
 
@@ -64,6 +76,7 @@ class StreamingFeed(ThreadFeed):
     Args:
         client: a logged-in :class:`~igkit.ig.IGClient` (credentials, re-login, REST backfill).
         hub: where ticks go. epics: the instruments.
+        source: ``"tick"`` (CHART TICK), ``"price"`` (PRICE) or ``"market"`` (legacy MARKET); see above.
         name: the feed's name in the hub.
         freq: the bar frequency repairs are built at (the engine's candle frequency).
         repair: backfill gaps (False: detect and count them only).
@@ -84,6 +97,7 @@ class StreamingFeed(ThreadFeed):
         hub: TickHub,
         epics: str | Iterable[str],
         *,
+        source: Literal["tick", "price", "market"] = "tick",
         name: str = "ig-stream",
         freq: str | pd.Timedelta = "1min",
         repair: bool = True,
@@ -102,9 +116,12 @@ class StreamingFeed(ThreadFeed):
         self.epics = [epics] if isinstance(epics, str) else list(dict.fromkeys(epics))
         if not self.epics:
             raise StreamError(f"StreamingFeed {name!r}: no epics given")
+        if source not in SOURCES:
+            raise StreamError(f"StreamingFeed {name!r}: source={source!r}, expected one of {SOURCES}")
         if ig_candles is not None and ig_candles not in CANDLE_SCALES:
             raise StreamError(f"StreamingFeed {name!r}: ig_candles={ig_candles!r}, expected one of {CANDLE_SCALES}")
         self.client = client
+        self.source = source
         self.freq = freq
         self.freq_ns = freq_to_ns(freq)
         self.repair = repair
@@ -119,6 +136,7 @@ class StreamingFeed(ThreadFeed):
         self.tick_subs: list[StreamSubscription] = []
         self.broker: Any = None
         self._trade_sub: StreamSubscription | None = None
+        self._account_sub: StreamSubscription | None = None
         self._events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._repairs: deque[Repair] = deque(maxlen=max_repairs)
         self._repairs_lock = threading.Lock()
@@ -146,7 +164,7 @@ class StreamingFeed(ThreadFeed):
 
     def _make_plan(self) -> list[list[str]]:
         per_epic = 1 + (1 if self.ig_candles else 0)
-        room0 = self.max_subscriptions - (1 if self.broker is not None else 0)
+        room0 = self.max_subscriptions - self._broker_items()
         if per_epic > self.max_subscriptions:
             raise StreamError(f"StreamingFeed {self.name!r}: max_subscriptions={self.max_subscriptions} is too small")
         plan: list[list[str]] = [[]]
@@ -162,12 +180,28 @@ class StreamingFeed(ThreadFeed):
             raise StreamError(
                 f"StreamingFeed {self.name!r}: {len(self.epics)} epics need {len(plan)} connections of "
                 f"{self.max_subscriptions} subscriptions each (ticks{' + candles' if self.ig_candles else ''}"
-                f"{' + trades' if self.broker is not None else ''}), more than max_connections={self.max_connections}"
+                f"{' + broker' if self.broker is not None else ''}), more than max_connections={self.max_connections}"
             )
         return plan
 
+    def _broker_items(self) -> int:
+        """Items the broker takes on the first connection: TRADE, and ACCOUNT if it takes account updates."""
+        if self.broker is None:
+            return 0
+        return 1 + (1 if callable(getattr(self.broker, "on_account_update", None)) else 0)
+
+    def _subscribe_broker(self, c: StreamingClient) -> None:
+        b = self.broker
+        self._trade_sub = c.subscribe_trades(b.on_trade_event)
+        if callable(getattr(b, "on_account_update", None)):
+            account = getattr(b, "account_id", None) or None
+            self._account_sub = c.subscribe_account(b.on_account_update, account_id=account)
+
     def attach_broker(self, broker: Any) -> None:
-        """Hand the account's TRADE stream to ``broker`` (``on_trade_event``) and reconcile it after reconnects.
+        """Hand the account's TRADE stream to ``broker`` (``on_trade_event``) and, if it has
+        ``on_account_update``, its ``ACCOUNT:<accountId>`` stream (the broker's ``account_id``, else the
+        session's): the snapshot, then every change of balance, margin or P&L. The broker is reconciled
+        after reconnects. Both items count against the first connection's 40.
 
         Call before :meth:`start` (or while running: subscribed at once on the first connection)."""
         self.broker = broker
@@ -175,7 +209,7 @@ class StreamingFeed(ThreadFeed):
         if callable(use):
             use()
         if self.clients and self._trade_sub is None:
-            self._trade_sub = self.clients[0].subscribe_trades(broker.on_trade_event)
+            self._subscribe_broker(self.clients[0])
         else:
             self._plan = self._make_plan()
 
@@ -280,7 +314,7 @@ class StreamingFeed(ThreadFeed):
     def _connect_all(self) -> None:
         creds = self.client.streaming_credentials()
         q = self._events = queue.SimpleQueue()  # a restart never sees the old connections' events
-        self.clients, self.tick_subs, self._trade_sub = [], [], None
+        self.clients, self.tick_subs, self._trade_sub, self._account_sub = [], [], None, None
         self._client_status = ["DISCONNECTED"] * len(self._plan)
         self._reconnects = [0] * len(self._plan)
         self._last_seen: dict[str, tuple[int, float]] = {}
@@ -292,12 +326,15 @@ class StreamingFeed(ThreadFeed):
                 **self._options(),
             )
             self.clients.append(c)
-            self.tick_subs.append(c.subscribe_ticks(epics, self.hub, on_gap=self._on_gap))
+            if self.source == "tick":
+                self.tick_subs.append(c.subscribe_ticks(epics, self.hub, on_gap=self._on_gap))
+            else:
+                self.tick_subs.append(c.subscribe_quotes(epics, self.hub, source=self.source, on_gap=self._on_gap))
             if self.ig_candles:
                 for e in epics:
                     c.subscribe_candles(e, self.ig_candles, self._candles[e].append)
         if self.broker is not None:
-            self._trade_sub = self.clients[0].subscribe_trades(self.broker.on_trade_event)
+            self._subscribe_broker(self.clients[0])
         for c in self.clients:  # statuses and refusals arrive as events (handled by the loop in _run)
             c.connect(wait=False)
 

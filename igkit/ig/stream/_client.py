@@ -2,7 +2,8 @@
 
 Thin on purpose: the library owns the protocol, reconnection and session recovery; this class sets it
 up the IG way (user = account id, password ``CST-…|XST-…``), shortens its timers when asked, turns
-IG's items into typed records or ticks in a :class:`~igkit.ticks.TickHub`, counts what happens, and maps
+IG's items into typed records or ticks in a :class:`~igkit.ticks.TickHub` (from ``CHART:<epic>:TICK``,
+or quotes from ``PRICE:``/``MARKET:`` with :meth:`~StreamingClient.subscribe_quotes`), counts what happens, and maps
 the server's refusals onto igkit's errors (bad credentials → :class:`~igkit.errors.AuthError`, raised
 or reported once: the library does not retry a final ``CONERR`` and neither does this class until the
 password changes).
@@ -30,13 +31,17 @@ from igkit.ig.stream import _items as it
 from igkit.ig.stream._subs import StreamSubscription
 from igkit.ticks import FeedStatus, TickHub
 
-__all__ = ["AUTH_CODES", "StreamingClient", "feed_status"]
+__all__ = ["AUTH_CODES", "QUOTE_SOURCES", "StreamingClient", "feed_status"]
 
 log = logging.getLogger(__name__)
 
 #: Lightstreamer server error codes that mean "these credentials are refused".
 AUTH_CODES = frozenset({1, 8})
 TICK_REQUEST_FIELDS = ("BID", "OFR", "UTM")
+PRICE_QUOTE_FIELDS = ("TIMESTAMP", "BIDPRICE1", "ASKPRICE1")
+MARKET_QUOTE_FIELDS = ("UPDATE_TIME", "BID", "OFFER")
+#: where :meth:`StreamingClient.subscribe_quotes` takes its quotes from
+QUOTE_SOURCES = ("price", "market")
 
 
 def feed_status(ls_status: str) -> FeedStatus:
@@ -361,6 +366,77 @@ class StreamingClient:
         cell.append(sub)
         return self._add(sub)
 
+    def subscribe_quotes(
+        self,
+        epics: Iterable[str],
+        hub: TickHub,
+        *,
+        source: str = "price",
+        on_gap: Callable[[str, int | None], None] | None = None,
+        snapshot: bool = True,
+    ) -> StreamSubscription:
+        """Bid/ask of a MERGE price item → ``hub.buffer(epic).offer(ts_ns, bid, ask)``, the alternative
+        to :meth:`subscribe_ticks`.
+
+        ``source="price"``: ``PRICE:<accountId>:<epic>`` (data adapter ``Pricing``; ts = TIMESTAMP, epoch
+        ms). ``source="market"``: legacy ``MARKET:<epic>`` (ts = UPDATE_TIME, UK local ``HH:MM:SS`` dated by
+        this machine's clock: one-second precision, see :func:`~igkit.ig.stream._items.market_time_ns`).
+        MERGE items carry the latest quote, not every tick: quotes that change faster than IG sends
+        updates are merged away (CHART TICK is the complete source). Per epic timestamps never go back:
+        an update stamped before the last one gets the last one's time (``stats["clamped"]``); no time at
+        all → receipt time (``stats["no_time"]``). ``incomplete``/``refused``/``on_gap`` as in
+        :meth:`subscribe_ticks` (after a resubscription the MERGE snapshot brings the current quote).
+        """
+        if source not in QUOTE_SOURCES:
+            raise StreamError(
+                f"StreamingClient.subscribe_quotes: source must be one of {QUOTE_SOURCES}, got {source!r}"
+            )
+        epics = _listed(epics, "subscribe_quotes")
+        if source == "price":
+            by_item = {it.price_item(self.account_id, e): e for e in epics}
+            fields, adapter = PRICE_QUOTE_FIELDS, it.PRICE_ADAPTER
+        else:
+            by_item = {it.market_item(e): e for e in epics}
+            fields, adapter = MARKET_QUOTE_FIELDS, None
+        last: dict[str, int] = dict.fromkeys(epics, 0)
+        bufs = {e: hub.buffer(e) for e in epics}
+        cell: list[StreamSubscription] = []
+        market = source == "market"
+
+        def handle(item: str, update: Any) -> None:
+            epic = by_item[item]
+            stats = cell[0].stats
+            # by position in the schema (time, bid, ask); MERGE: unchanged fields come carried forward
+            raw, bid, ask = update.getValue(1), update.getValue(2), update.getValue(3)
+            if not bid or not ask:
+                stats["incomplete"] += 1
+                return
+            if not raw:
+                ts = time.time_ns()
+                stats["no_time"] += 1
+            elif market:
+                ts = it.market_time_ns(raw, time.time_ns(), item=item)
+            else:
+                ts = int(raw) * 1_000_000
+            if ts < last[epic]:
+                ts = last[epic]
+                stats["clamped"] += 1
+            last[epic] = ts
+            if not bufs[epic].offer(ts, float(bid), float(ask)):
+                stats["refused"] += 1
+
+        def gap(item: str) -> None:
+            if on_gap is not None:
+                epic = by_item[item]
+                on_gap(epic, last[epic] or None)
+
+        sub = StreamSubscription(
+            f"{source}-quotes", "MERGE", list(by_item), fields, handle, adapter=adapter, snapshot=snapshot, on_gap=gap
+        )
+        sub.stats.update(no_time=0, clamped=0, incomplete=0, refused=0)
+        cell.append(sub)
+        return self._add(sub)
+
     def subscribe_prices(
         self, epics: Iterable[str], on_update: Callable[[it.PriceUpdate], None], *, snapshot: bool = True
     ) -> StreamSubscription:
@@ -403,14 +479,23 @@ class StreamingClient:
         return self._add(StreamSubscription("candles", "MERGE", [item], it.CANDLE_FIELDS, handle, snapshot=snapshot))
 
     def subscribe_account(
-        self, on_update: Callable[[it.AccountUpdate], None], *, snapshot: bool = True
+        self,
+        on_update: Callable[[it.AccountUpdate], None],
+        *,
+        snapshot: bool = True,
+        account_id: str | None = None,
     ) -> StreamSubscription:
-        """``ACCOUNT:<accountId>`` (MERGE) → :class:`AccountUpdate` records."""
+        """``ACCOUNT:<accountId>`` (MERGE) → :class:`AccountUpdate` records (every field current: the
+        library carries unchanged MERGE fields forward). ``account_id``: another account of the same
+        login (default: this connection's)."""
+        account = account_id or self.account_id
+        if ":" in account or " " in account:
+            raise StreamError(f"StreamingClient.subscribe_account: invalid account id {account!r}")
 
         def handle(_item: str, update: Any) -> None:
-            on_update(it.parse_account(self.account_id, _values(update, it.ACCOUNT_FIELDS)))
+            on_update(it.parse_account(account, _values(update, it.ACCOUNT_FIELDS)))
 
-        item = it.account_item(self.account_id)
+        item = it.account_item(account)
         return self._add(StreamSubscription("account", "MERGE", [item], it.ACCOUNT_FIELDS, handle, snapshot=snapshot))
 
     def subscribe_trades(self, on_event: Callable[[it.TradeEvent], None]) -> StreamSubscription:

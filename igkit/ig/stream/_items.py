@@ -9,9 +9,12 @@ functions from ``{field: str | None}`` to frozen dataclasses; they never raise o
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from igkit.errors import DataError
 from igkit.types import Direction
@@ -36,6 +39,8 @@ __all__ = [
     "account_item",
     "candle_item",
     "market_item",
+    "market_time_ns",
+    "market_update_time",
     "parse_account",
     "parse_candle",
     "parse_market",
@@ -71,6 +76,9 @@ ACCOUNT_FIELDS = (
 TRADE_FIELDS = ("CONFIRMS", "OPU", "WOU")
 
 PRICE_ADAPTER = "Pricing"
+#: MARKET's UPDATE_TIME is IG's wall-clock time in London (GMT in winter, BST in summer)
+UK = ZoneInfo("Europe/London")
+_HMS = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})\s*$")
 
 
 def tick_item(epic: str) -> str:
@@ -121,6 +129,33 @@ def _ms_to_ns(values: Mapping[str, str | None], name: str, item: str) -> int | N
         return int(raw.strip()) * 1_000_000
     except ValueError:
         raise DataError(f"{item}: field {name} is not epoch milliseconds: {raw!r}") from None
+
+
+def market_update_time(ts_ns: int) -> str:
+    """UTC epoch ns → MARKET's ``UPDATE_TIME`` as IG writes it (``HH:MM:SS``, UK local time)."""
+    return datetime.fromtimestamp(ts_ns // 1_000_000_000, UK).strftime("%H:%M:%S")
+
+
+def market_time_ns(update_time: str, now_ns: int, *, item: str = "MARKET") -> int:
+    """MARKET's ``UPDATE_TIME`` (``HH:MM:SS``, UK local time, no date) → UTC epoch ns.
+
+    The date is the one that puts the time nearest to ``now_ns`` (so a quote stamped 23:59:59 and
+    received just after midnight is yesterday's): meant for live updates, not for old recordings.
+    Precision: one second. Raises :class:`DataError` naming ``item`` for anything but ``HH:MM:SS``.
+    """
+    m = _HMS.match(update_time)
+    if m is None or int(m[1]) > 23 or int(m[2]) > 59 or int(m[3]) > 59:
+        raise DataError(f"{item}: UPDATE_TIME must be HH:MM:SS (UK local time), got {update_time!r}")
+    now = datetime.fromtimestamp(now_ns / 1e9, UK)
+    best: int | None = None
+    for days in (-1, 0, 1):
+        d = (now + timedelta(days=days)).date()
+        t = datetime(d.year, d.month, d.day, int(m[1]), int(m[2]), int(m[3]), tzinfo=UK)
+        ns = int(t.timestamp()) * 1_000_000_000
+        if best is None or abs(ns - now_ns) < abs(best - now_ns):
+            best = ns
+    assert best is not None
+    return best
 
 
 # -- records ---------------------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ class MarketStreamer:
             return [{"TIMESTAMP": str(now // 1_000_000), "BIDPRICE1": bid, "ASKPRICE1": ask, "DLG_FLAG": "DEAL"}]
         if k.kind == "MARKET":
             state = "TRADEABLE" if self._is_open(k.epic, now) else "CLOSED"
-            return [{"BID": bid, "OFFER": ask, "MARKET_STATE": state, "UPDATE_TIME": time.strftime("%H:%M:%S")}]
+            return [{"BID": bid, "OFFER": ask, "MARKET_STATE": state, "UPDATE_TIME": it.market_update_time(now)}]
         return None  # candles: the first tick opens one
 
     def _run(self) -> None:
@@ -184,7 +184,7 @@ class MarketStreamer:
                     {
                         "BID": last_b,
                         "OFFER": last_a,
-                        "UPDATE_TIME": time.strftime("%H:%M:%S", time.gmtime(last_t // 1_000_000_000)),
+                        "UPDATE_TIME": it.market_update_time(last_t),
                     },
                 )
             for scale in scales:

@@ -88,6 +88,8 @@ class IGStreamBackend:
         account_ids: accounts whose PRICE/ACCOUNT/TRADE items exist (or a predicate).
         check_password: ``(user, password) -> bool``; IG accepts a None user (the password authenticates).
         snapshot: ``item -> list of value dicts | None`` for snapshots (None: the server's last values).
+        account_snapshot: ``account_id -> values | None``: the current ``ACCOUNT:<account>`` values for a
+            subscription's snapshot (IG sends the account's state at once); settable after construction.
         make_update: optional ``(item, i) -> values`` used by ``LSServer.burst``.
         on_item_started, on_item_stopped: told when an item gains its first / loses its last subscriber.
     """
@@ -99,6 +101,7 @@ class IGStreamBackend:
         check_password: Callable[[str | None, str], bool],
         *,
         snapshot: Callable[[str], Sequence[Values] | None] | None = None,
+        account_snapshot: Callable[[str], Values | None] | None = None,
         make_update: Callable[[str, int], Values] | None = None,
         on_item_started: Callable[[str], None] | None = None,
         on_item_stopped: Callable[[str], None] | None = None,
@@ -107,6 +110,7 @@ class IGStreamBackend:
         self._account_ok = account_ids if callable(account_ids) else frozenset(account_ids).__contains__
         self._check = check_password
         self._snapshot = snapshot
+        self.account_snapshot = account_snapshot
         if make_update is not None:
             self.make_update = make_update
         self.on_item_started = on_item_started
@@ -145,4 +149,7 @@ class IGStreamBackend:
         if bad:
             return Refusal(REQERR_BAD_SCHEMA, f"unknown field(s) {' '.join(bad)} for item {item}")
         snap = self._snapshot(item) if self._snapshot is not None else None
+        if snap is None and k.kind == "ACCOUNT" and k.account is not None and self.account_snapshot is not None:
+            values = self.account_snapshot(k.account)
+            snap = None if values is None else [values]
         return ItemSource(snapshot=snap)
