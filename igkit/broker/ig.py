@@ -38,7 +38,8 @@ Conventions (mirroring :class:`~igkit.broker.PaperBroker`):
 * **P&L.** A closing fill carries IG's ``profit`` when its confirm gives one for a single close;
   otherwise (several closes in one deal, closes found by reconciliation) it is estimated as Δprice ×
   size × ``value_per_point`` (default: the contract size, in the instrument's currency, no FX). The
-  account (:meth:`account`, ``GET /accounts``) is IG's own figure.
+  account (:meth:`account`) is IG's own figure: streamed from ``ACCOUNT:<id>`` when a
+  :class:`~igkit.feeds.StreamingFeed` is attached (:meth:`on_account_update`), else ``GET /accounts``.
 * **Reconciliation** (:meth:`reconcile`): at start, after a stream reconnect (the feed calls it), and
   after any ambiguous order outcome. It fixes the book to match IG and reports the differences.
 * **Rate limits.** IG allows ~30 non-trading requests a minute per account: the defaults (poll every
@@ -93,7 +94,8 @@ class IGBroker(Dealing):
         confirm_source: a :class:`~igkit.ig.stream.StreamingClient` to take TRADE confirms from (attached
             at :meth:`start`).
         poll_interval: seconds between reconciliations from ``on_tick`` without a TRADE stream (None: never).
-        account_interval: the least seconds between two ``GET /accounts``.
+        account_interval: the least seconds between two ``GET /accounts`` (with the ACCOUNT stream: read
+            again only after this long without a streamed update).
         stream_timeout: how long to wait for a streamed confirm before asking ``GET /confirms``.
         trailing_increment: IG's trailing-stop step in points for orders with ``trailing_stop=True``.
     """
