@@ -168,6 +168,7 @@ def test_malformed_lines(sim: IGSimulator, client: IGClient) -> None:
     epics = epics_of(sim, 2)
     hub = TickHub(100_000)
     feed = make_feed(client, hub, epics)
+    live = LiveCandles(hub, epics, feed.freq)  # type: ignore[arg-type]
     feed.start()
     try:
         assert feed.wait_connected(15), feed.error
@@ -181,12 +182,18 @@ def test_malformed_lines(sim: IGSimulator, client: IGClient) -> None:
         assert sim.stream_malformed("update") == 1
         assert wait(lambda: hub.counters().get("ig-stream", {}).get("stream_errors", 0) == 1, 5)
         assert feed.clients[0].server_error is not None and feed.clients[0].server_error[0] == 61
-        assert wait(lambda: feed.status is FeedStatus.CONNECTED and feed.clients[0].connected, 8)
+        assert wait(lambda: feed.status is FeedStatus.CONNECTED and feed.clients[0].connected, 5)
         n = hub.buffer(epics[0]).total
         assert wait(lambda: hub.buffer(epics[0]).total > n + 10, 5)
-        assert wait(lambda: feed.repairs() != [], 10)
+        assert wait(lambda: feed.repairs() != [] and not feed.gaps.open_gaps and not feed.gaps.pending, 10)
+        live.repairs.extend(feed.take_repairs())
+        time.sleep(1.2)  # whole live bars after the repaired span
     finally:
         feed.stop()
+    live.drain()
+    for e in epics:  # the feed went on, and nothing is missing from the candles
+        ours, want = compare_with_truth(sim, live, e)
+        assert_candles_match(ours, want, e)
 
 
 class _BadStreamPassword(IGClient):
@@ -221,24 +228,38 @@ def test_bad_credentials_auth_error_without_retry_storm(sim: IGSimulator) -> Non
 
 
 def test_expired_credentials_relogin_and_reconnect(sim: IGSimulator, client: IGClient) -> None:
+    """The streaming password expires and the session ends: a REST re-login, a new stream session within
+    5 s, and after backfill the candles equal those of the server's full tick log (as for every fault)."""
     epics = epics_of(sim, 2)
     hub = TickHub(100_000)
     feed = make_feed(client, hub, epics)
+    live = LiveCandles(hub, epics, feed.freq)  # type: ignore[arg-type]
     feed.start()
     try:
         assert feed.wait_connected(15), feed.error
+        assert wait(lambda: all(hub.buffer(e).total > 20 for e in epics), 10)
+        time.sleep(1.2)  # whole live bars before the fault
         logins = client.session.logins
         assert sim.expire_stream_credentials() == 1
+        t_drop = time.monotonic()
         sim.drop_streams("end")  # the client opens a new session with the expired password: refused
-        assert wait(lambda: hub.counters().get("ig-stream", {}).get("relogins", 0) == 1, 8), feed.stats()
-        assert wait(lambda: feed.status is FeedStatus.CONNECTED, 8), hub.statuses()
+        assert wait(lambda: hub.counters().get("ig-stream", {}).get("relogins", 0) == 1, 5), feed.stats()
+        assert wait(lambda: feed.status is FeedStatus.CONNECTED, 5), hub.statuses()
+        assert time.monotonic() - t_drop < 5.0
         assert client.session.logins == logins + 1
         assert sim.stream.stats["creates_refused"] == 1 and feed.error is None
         n = hub.buffer(epics[0]).total
         assert wait(lambda: hub.buffer(epics[0]).total > n + 10, 5)
         assert hub.counters()["ig-stream"]["reconnects"] == 1
+        assert wait(lambda: not feed.gaps.open_gaps and not feed.gaps.pending, 10), feed.stats()
+        live.repairs.extend(feed.take_repairs())
+        time.sleep(1.2)  # whole live bars after the repaired span
     finally:
         feed.stop()
+    live.drain()
+    for e in epics:
+        ours, want = compare_with_truth(sim, live, e)
+        assert_candles_match(ours, want, e)
 
 
 def test_no_ticks_from_an_open_market_is_a_gap_backfilled(sim: IGSimulator, client: IGClient) -> None:
