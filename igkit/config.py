@@ -138,6 +138,9 @@ class RiskConfig(_Section):
     max_daily_loss: float = Field(500.0, gt=0)
     risk_per_trade: float = Field(0.01, gt=0, le=1)
     flatten_on_stop: bool = False
+    # refuse opening orders with MARKET_CLOSED when the market is shut (RiskManager.from_config); the
+    # paper (Demo) broker's synthetic market is always open, so Demo runs are never refused at weekends
+    respect_hours: bool = True
 
 
 class SweepConfig(_Section):

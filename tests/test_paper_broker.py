@@ -268,8 +268,9 @@ def test_accounting_upl_margin_equity_available() -> None:
     assert a.currency == "GBP"
 
 
-def test_value_per_point_defaults_to_one_like_the_backtest() -> None:
-    b = PaperBroker(value_per_point={"CS.D.GBPUSD.MINI.IP": 10_000.0})
+def test_explicit_value_per_point_is_account_currency_without_conversion() -> None:
+    """An explicit value is used as is (the catalog's default, converted, is in tests/test_paper_fx.py)."""
+    b = PaperBroker(value_per_point={EURUSD: 1.0, "CS.D.GBPUSD.MINI.IP": 10_000.0})
     for epic in (EURUSD, "CS.D.GBPUSD.MINI.IP"):
         b.on_tick(epic, 1, 1.1000, 1.1002)
         b.submit(Order(epic, BUY, 1.0))

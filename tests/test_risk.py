@@ -207,10 +207,15 @@ def test_market_closed_only_when_hours_are_respected() -> None:
     saturday = int(pd.Timestamp("2026-11-21T12:00Z").value)
     broker = PaperBroker()
     assert RiskManager(RiskLimits(), broker=broker).check(Order(EURUSD, BUY, 1.0), now_ns=saturday).ok
-    strict = RiskManager(RiskLimits(), broker=broker, respect_hours=True)
-    v = strict.check(Order(EURUSD, BUY, 1.0), now_ns=saturday)
-    assert v.rule == "MARKET_CLOSED" and EURUSD in v.message
-    assert strict.check(Order(EURUSD, BUY, 1.0), now_ns=T0).ok
+    # the Demo broker's synthetic market trades at weekends: the rule asks it, so nothing is refused
+    assert RiskManager(RiskLimits(), broker=broker, respect_hours=True).check(Order(EURUSD, BUY, 1.0),
+                                                                              now_ns=saturday).ok
+    # a paper broker that respects hours, or no broker at all (the catalog's hours): refused
+    for strict in (RiskManager(RiskLimits(), broker=PaperBroker(respect_hours=True), respect_hours=True),
+                   RiskManager(RiskLimits(), respect_hours=True)):
+        v = strict.check(Order(EURUSD, BUY, 1.0), now_ns=saturday)
+        assert v.rule == "MARKET_CLOSED" and EURUSD in v.message and "Sat 2026-11-21 12:00:00 UTC" in v.message
+        assert strict.check(Order(EURUSD, BUY, 1.0), now_ns=T0).ok
 
 
 def test_quote_argument_feeds_the_notional_exposure() -> None:

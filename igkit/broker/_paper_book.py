@@ -9,9 +9,12 @@ Rules (every price is the side the deal trades at: BUY at the ask, SELL at the b
 
 * a fill nets against the epic's opposite positions first (oldest first), like IG with
   ``forceOpen=false``; the remainder opens a new position (a reversal is close + open, two fills);
-* P&L of a close is ``(exit − entry) × sign × size × value_per_point``; cash (``balance``) moves by it;
+* P&L of a close is ``(exit − entry) × sign × size × value_per_point``; cash (``balance``) moves by it.
+  ``value_per_point`` is read from ``rules(epic)`` at the moment of valuation, in the account currency:
+  the broker folds the FX rate of now into it (see :mod:`igkit.broker.paper`);
 * margin is ``size × opening level × value_per_point × margin_factor / 100`` (the opening level, so it
-  does not move with the market — IG's simulator does the same);
+  does not move with the market — IG's simulator does the same; only the FX rate in ``value_per_point``
+  moves it);
 * triggers fill at the tick's price on the closing side (a long on the bid, a short on the ask): a stop
   or stop order gapped through fills *worse* than its level, a limit *at or better* than it.
 """

@@ -8,9 +8,17 @@ The book itself (netting, stops, limits, trailing stops, working orders, cash) l
 
 Accounting (documented once, here):
 
-* P&L = Δprice × size × ``value_per_point``. ``value_per_point`` defaults to 1.0 for every epic, so a
-  Demo run's P&L equals the backtest's (price units × size) at the same size; set it per epic (e.g. to
-  the catalog's ``contract_size``) for CFD-like accounting in the instrument's currency.
+* P&L = Δprice × size × ``value_per_point``, in the **account currency** (``currency``). By default an
+  epic of the catalog is valued like IG values it: ``contract_size`` units of the instrument's
+  ``currency`` per 1.0 of price (10,000 JPY per lot of USDJPY Mini, £1 per FTSE point), converted to the
+  account currency at the current rate — the mid of the latest quote this broker has seen (``on_tick``)
+  for the conversion pair (GBPJPY for JPY → GBP; two legs through USD/EUR/GBP when the catalog has no
+  direct pair), else the catalog's reference price level for that pair (a fixed typical level: subscribe
+  the pair for a live rate). :meth:`PaperBroker.fx_rate` reports the rate in use. A realised P&L converts
+  at the rate of the closing tick; unrealised P&L and margin at the rate of now. An epic outside the
+  catalog is worth 1.0 per point in the account currency. An explicit ``value_per_point`` (per epic) or
+  ``instruments_rules`` is taken as account currency per point, with no conversion — e.g.
+  ``value_per_point={epic: 1.0}`` makes a paper run's P&L equal the backtest's (price units × size).
 * margin = size × opening level × ``value_per_point`` × ``margin_factor`` / 100 (``margin_factor`` in
   percent, as IG quotes it; from the catalog unless given); equity = balance + unrealised P&L marked at
   bid (longs) / ask (shorts); available = equity − margin. An opening order whose margin exceeds
@@ -20,7 +28,8 @@ Accounting (documented once, here):
   ``ATTACHED_ORDER_LEVEL_ERROR``, ``ATTACHED_ORDER_TRAILING_STOP_ERROR``, ``WRONG_SIDE_OF_MARKET``,
   ``GOOD_TILL_DATE_IN_THE_PAST``, ``POSITION_NOT_FOUND``, ``POSITION_NOT_AVAILABLE_TO_CLOSE``,
   ``ORDER_NOT_FOUND``, ``DUPLICATE_ORDER_ERROR``, and ``MARKET_CLOSED`` only with ``respect_hours=True``
-  (Demo trades at weekends by default).
+  (the Demo's synthetic market trades at weekends; :meth:`PaperBroker.market_open` says which applies, and
+  the risk manager's ``MARKET_CLOSED`` rule asks it, so a Demo run is never refused at weekends).
 * attached stops/limits are distances in price units from the fill; a trailing stop follows the best
   closing price at its distance continuously (no IG step increment). A stop and a limit touched by the
   same tick: the stop wins.
@@ -44,10 +53,12 @@ from dataclasses import replace
 from typing import Any
 
 from igkit.broker._paper_book import EPS, Book, Pending
+from igkit.broker._paper_fx import fx_rate as _fx_rate
+from igkit.broker._paper_fx import fx_route
 from igkit.broker.base import BrokerListener
 from igkit.broker.rules import InstrumentRules, rules_for
 from igkit.errors import DataError
-from igkit.market import is_open
+from igkit.market import CATALOG, is_open
 from igkit.types import (
     AccountState,
     Direction,
@@ -70,7 +81,9 @@ class PaperBroker:
 
     Args:
         balance: starting cash in ``currency``.
-        value_per_point: epic → account currency per unit of size per 1.0 of price (default 1.0 for all).
+        currency: the account currency, a 3-letter code (P&L, margin and cash are in it).
+        value_per_point: epic → account currency per unit of size per 1.0 of price, no conversion (default:
+            the catalog's contract size in the instrument's currency, converted; see the module docstring).
         margin_factor: percent, one number for every epic or epic → percent (default: the catalog's).
         instruments_rules: epic → complete :class:`InstrumentRules` (wins over the two above).
         clock: ``() -> int`` ns for "now" (submission times, immediate flattens); default: the latest tick
@@ -93,12 +106,15 @@ class PaperBroker:
     ) -> None:
         if not (balance >= 0):
             raise ValueError(f"PaperBroker: balance must be >= 0, got {balance!r}")
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha() and currency.isupper()):
+            raise ValueError(f"PaperBroker: currency must be a 3-letter upper-case code like 'GBP', got {currency!r}")
         self.currency = currency
         self.respect_hours = respect_hours
         self._vpp = dict(value_per_point or {})
         self._mf = margin_factor
         self._overrides = dict(instruments_rules or {})
         self._rules: dict[str, InstrumentRules] = {}
+        self._conv: dict[str, tuple[float, str]] = {}  # epic -> (contract size, its currency) when converted
         self._clock = clock
         self._lock = threading.RLock()
         self._book = Book(rules=self.rules, balance=float(balance))
@@ -117,24 +133,63 @@ class PaperBroker:
 
     # -- set-up ------------------------------------------------------------------------------------------
     def rules(self, epic: str) -> InstrumentRules:
-        """The dealing rules this broker applies to ``epic`` (catalog + the constructor's overrides)."""
+        """The dealing rules this broker applies to ``epic`` (catalog + the constructor's overrides), with
+        ``value_per_point`` in the account currency at the current FX rate.
+
+        Raises :class:`ValueError` naming the epic when its currency cannot be converted to the account's."""
         r = self._rules.get(epic)
         if r is None:
-            r = rules_for(epic, self._overrides)
-            if epic not in self._overrides:
-                changes: dict[str, float] = {}
-                if epic in self._vpp:
-                    changes["value_per_point"] = float(self._vpp[epic])
-                if isinstance(self._mf, int | float):
-                    changes["margin_factor"] = float(self._mf)
-                elif self._mf is not None and epic in self._mf:
-                    changes["margin_factor"] = float(self._mf[epic])
-                r = replace(r, **changes) if changes else r  # type: ignore[arg-type]
+            r = self._build_rules(epic)
+            self._rules[epic] = r
+        conv = self._conv.get(epic)
+        if conv is None:
+            return r
+        vpp = conv[0] * self.fx_rate(conv[1])
+        if vpp != r.value_per_point:  # the rate moved: a new record (rules are immutable)
+            r = replace(r, value_per_point=vpp)
             self._rules[epic] = r
         return r
 
+    def _build_rules(self, epic: str) -> InstrumentRules:
+        r = rules_for(epic, self._overrides)
+        if epic in self._overrides:
+            return r
+        changes: dict[str, float] = {}
+        if epic in self._vpp:
+            changes["value_per_point"] = float(self._vpp[epic])
+        else:
+            s = CATALOG.get(epic)
+            if s is not None:
+                try:
+                    fx_route(s.currency, self.currency)
+                except ValueError as e:
+                    raise ValueError(f"PaperBroker: cannot value {epic} (in {s.currency}) in the account currency "
+                                     f"{self.currency}: {e}; pass value_per_point={{{epic!r}: ...}}") from None
+                self._conv[epic] = (float(s.contract_size), s.currency)
+                changes["value_per_point"] = float(s.contract_size) * self.fx_rate(s.currency)
+        if isinstance(self._mf, int | float):
+            changes["margin_factor"] = float(self._mf)
+        elif self._mf is not None and epic in self._mf:
+            changes["margin_factor"] = float(self._mf[epic])
+        return replace(r, **changes) if changes else r  # type: ignore[arg-type]
+
     def value_per_point(self, epic: str) -> float:
+        """Account currency per unit of size per 1.0 of ``epic``'s price, at the current FX rate."""
         return self.rules(epic).value_per_point
+
+    def fx_rate(self, currency: str) -> float:
+        """Account currency per one unit of ``currency``, as this broker converts now: the mid of the latest
+        quote seen for the conversion pair(s), else the catalog's reference level (1.0 for the account's own
+        currency). Raises :class:`ValueError` when the catalog cannot convert ``currency``."""
+        return _fx_rate(currency, self.currency, self._book.quotes)
+
+    def market_open(self, epic: str, now_ns: int | None = None) -> bool:
+        """Whether this broker deals in ``epic`` at ``now_ns`` (default: its clock): always, unless
+        ``respect_hours`` (then the catalog's hours for a catalog epic). The risk manager's
+        ``MARKET_CLOSED`` rule asks this, so it never refuses what the Demo broker would deal."""
+        if not self.respect_hours or not self.rules(epic).known:
+            return True
+        return is_open(epic, self._now() if now_ns is None else int(now_ns))
 
     def start(self) -> None:
         """Nothing to connect: the paper broker is its own source of truth (idempotent)."""
@@ -189,7 +244,7 @@ class PaperBroker:
         self._refs.add(order.deal_reference)
         r = self.rules(order.epic)
         now = self._now()
-        if self.respect_hours and r.known and not is_open(order.epic, now):
+        if not self.market_open(order.epic, now):
             return _reject(order, "MARKET_CLOSED")
         target = None
         if order.close_deal_id is not None:

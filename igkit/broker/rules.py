@@ -42,7 +42,9 @@ class InstrumentRules:
             at, in **price units** (the catalog's points × the pip size).
         margin_factor: margin in **percent** of the notional, as IG and the catalog quote it (3.33 = 3.33 %).
         value_per_point: account currency per unit of size per 1.0 of price move. 1.0 makes paper P&L
-            equal the backtest's (price units × size); ``contract_size`` gives CFD-like accounting.
+            equal the backtest's (price units × size). :meth:`for_epic` leaves it at 1.0; the paper broker
+            sets it to the catalog's ``contract_size`` converted to the account currency at the current
+            rate (see :mod:`igkit.broker.paper`), the IG broker to IG's contract size.
         pip: one IG point in price units (None when the epic is unknown).
         known: whether the epic is in the catalog (market hours are only known for those).
     """

@@ -50,7 +50,13 @@ class RiskManager:
         rules: the rules to run, in order (default :data:`~igkit.risk.rules.DEFAULT_RULES`).
         instruments: epic → :class:`InstrumentRules` (default: the broker's ``rules(epic)`` if it has one,
             else the catalog's).
-        respect_hours: refuse opening orders with ``MARKET_CLOSED`` outside the catalog's hours.
+        respect_hours: refuse opening orders with ``MARKET_CLOSED`` when the market is closed.
+        market_open: ``epic -> bool``, the market status to use with ``respect_hours`` (e.g. IG's own, from
+            a market snapshot's ``marketStatus``; the same callable :class:`~igkit.feeds.StreamingFeed`
+            takes). Without it the rule asks the broker's ``market_open(epic, now_ns)`` when it has one
+            — the paper (Demo) broker's synthetic market trades at weekends, so it says open unless that
+            broker itself respects hours —, else the catalog's opening hours (which follow daylight
+            saving, :mod:`igkit.market.hours`) at the check's time.
     """
 
     def __init__(
@@ -62,11 +68,15 @@ class RiskManager:
         rules: Iterable[Rule] | None = None,
         instruments: Mapping[str, InstrumentRules] | None = None,
         respect_hours: bool = False,
+        market_open: Callable[[str], bool] | None = None,
     ) -> None:
+        if market_open is not None and not callable(market_open):
+            raise TypeError(f"RiskManager: market_open must be a callable epic -> bool, got {market_open!r}")
         self.limits = limits
         self.broker = broker
         self.rules: tuple[Rule, ...] = tuple(DEFAULT_RULES if rules is None else rules)
         self.respect_hours = respect_hours
+        self.market_open = market_open
         self._clock = clock or time.time_ns
         self._instruments = dict(instruments or {})
         self._lock = threading.RLock()
@@ -84,7 +94,14 @@ class RiskManager:
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> RiskManager:
-        """From a ``Config`` (its ``risk`` section) or a ``RiskConfig``; ``kwargs`` go to the constructor."""
+        """From a ``Config`` (its ``risk`` section) or a ``RiskConfig``; ``kwargs`` go to the constructor.
+
+        ``respect_hours`` comes from ``risk.respect_hours`` (default true in ``config/global.json``) unless
+        given. It is safe in every mode: with the paper broker (Demo, replays) the rule asks that broker,
+        whose synthetic market is always open; with the IG broker it uses the catalog's hours (or the
+        ``market_open`` given)."""
+        risk = getattr(config, "risk", config)
+        kwargs.setdefault("respect_hours", bool(getattr(risk, "respect_hours", False)))
         return cls(RiskLimits.from_config(config), **kwargs)
 
     # -- halting -------------------------------------------------------------------------------------------
@@ -194,11 +211,24 @@ class RiskManager:
         cutoff = now - _MINUTE_NS
         while self._sent and self._sent[0] <= cutoff:
             self._sent.popleft()
+        status, source = self._market_status(broker) if self.respect_hours else (None, "")
         return CheckContext(
             order=order, limits=self.limits, rules=self._instrument(order.epic, broker), now_ns=now,
             reducing=reducing, nets=nets, marks=marks, value_per_point=lambda e: self._vpp(e, broker),
             open_positions=n_open, orders_last_minute=len(self._sent), daily_pnl=daily, halted=self._halted,
-            halt_reason=self._halt_reason, respect_hours=self.respect_hours)
+            halt_reason=self._halt_reason, respect_hours=self.respect_hours, market_open=status,
+            market_source=source or "catalog hours")
+
+    def _market_status(self, broker: Broker | None) -> tuple[Callable[[str, int], bool] | None, str]:
+        """The market-status function for the MARKET_CLOSED rule: the injected one, else the broker's,
+        else None (the rule uses the catalog's hours)."""
+        fn = self.market_open
+        if fn is not None:
+            return (lambda epic, _now: bool(fn(epic))), "market status"
+        own = getattr(broker, "market_open", None)
+        if callable(own):
+            return (lambda epic, now: bool(own(epic, now))), f"{getattr(broker, 'name', 'the')} broker"
+        return None, "catalog hours"
 
     def _instrument(self, epic: str, broker: Broker | None) -> InstrumentRules:
         if epic in self._instruments:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from igkit.broker.rules import InstrumentRules
 from igkit.market import is_open
@@ -48,6 +49,8 @@ class CheckContext:
     halted: bool
     halt_reason: str | None
     respect_hours: bool
+    market_open: Callable[[str, int], bool] | None = None  # (epic, now_ns) -> open; None: the catalog's hours
+    market_source: str = "catalog hours"  # what said closed, for the message
 
     @property
     def net_after(self) -> float:
@@ -78,9 +81,19 @@ def _daily_loss(c: CheckContext) -> str | None:
 
 
 def _market(c: CheckContext) -> str | None:
-    if c.respect_hours and c.rules.known and not is_open(c.order.epic, c.now_ns):
-        return f"{c.order.epic} market is closed at {c.now_ns} ns UTC"
-    return None
+    if not c.respect_hours:
+        return None
+    if c.market_open is not None:
+        try:
+            closed = not c.market_open(c.order.epic, c.now_ns)
+        except Exception as exc:  # unknown status: refuse to open rather than guess
+            return f"{c.order.epic}: market status unknown ({c.market_source} failed: {type(exc).__name__}: {exc})"
+    else:
+        closed = c.rules.known and not is_open(c.order.epic, c.now_ns)
+    if not closed:
+        return None
+    when = datetime.fromtimestamp(c.now_ns / 1e9, UTC).strftime("%a %Y-%m-%d %H:%M:%S UTC")
+    return f"{c.order.epic} market is closed at {when} ({c.market_source})"
 
 
 def _min_size(c: CheckContext) -> str | None:
