@@ -96,27 +96,31 @@ def client(saturday_sim: IGSimulator) -> Iterator[IGClient]:
     c.close()
 
 
-def test_ig_mode_uses_the_catalog_or_an_injected_ig_market_status(saturday_sim: IGSimulator,
-                                                                  client: IGClient) -> None:
+def test_ig_mode_uses_igs_own_market_status_or_an_injected_one(saturday_sim: IGSimulator,
+                                                                client: IGClient) -> None:
+    """The IG broker answers with IG's marketStatus (GET /markets/{epic}): it wins over the check's clock;
+    an injected status wins over the broker's."""
     broker = IGBroker(client, poll_interval=None)
+    broker.status_ttl = 0.0  # read IG's status at every check (the default trusts a read for 30 s)
     try:
-        # the IG broker has no market status of its own: the catalog's hours at the check's time
-        risk = RiskManager.from_config(HOURS, broker=broker, clock=lambda: ns(SATURDAY))
-        assert risk.check(buy()).rule == "MARKET_CLOSED"
-        assert risk.check(buy(), now_ns=ns(WEDNESDAY)).ok
-
-        # IG's own status (marketStatus of the market snapshot), injected: it wins over the clock
+        risk = RiskManager.from_config(HOURS, broker=broker)
+        v = risk.check(buy(), now_ns=ns(WEDNESDAY))  # the simulator's market is at Saturday: CLOSED
+        assert v.rule == "MARKET_CLOSED" and "ig broker" in v.message
+        saturday_sim.clock.set(WEDNESDAY)
+        assert risk.check(buy(), now_ns=ns(SATURDAY)).ok  # IG says TRADEABLE
+        broker.status_ttl = 30.0
+        assert broker.market_open(EURUSD) and broker.market_open(EURUSD)  # the second from the cache
+        reads = [r for r in saturday_sim.request_log if r.path == f"/markets/{EURUSD}"]
         calls: list[str] = []
 
-        def ig_status(epic: str) -> bool:
+        def closed(epic: str) -> bool:
             calls.append(epic)
-            return client.market(epic).snapshot.market_status == "TRADEABLE"
+            return False
 
-        ig = RiskManager.from_config(HOURS, broker=broker, market_open=ig_status)
+        ig = RiskManager.from_config(HOURS, broker=broker, market_open=closed)
         v = ig.check(buy(), now_ns=ns(WEDNESDAY))
         assert v.rule == "MARKET_CLOSED" and "market status" in v.message and calls == [EURUSD]
-        saturday_sim.clock.set(WEDNESDAY)
-        assert ig.check(buy(), now_ns=ns(SATURDAY)).ok
+        assert [r for r in saturday_sim.request_log if r.path == f"/markets/{EURUSD}"] == reads
     finally:
         broker.stop()
 

@@ -73,6 +73,8 @@ class BookKeeping:
     _recent_refs: deque[str]
     _busy: set[str]
     _info_cache: dict[str, MarketFacts]
+    _status_cache: dict[str, tuple[float, bool]]
+    status_ttl: float
     _account_type: str | None
     _box: ConfirmBox
     _dirty: bool
@@ -233,6 +235,26 @@ class BookKeeping:
         with self._lock:
             self._info_cache[epic] = got
         return got
+
+    def market_open(self, epic: str, now_ns: int | None = None) -> bool:
+        """Whether IG lets ``epic`` be dealt: its ``marketStatus`` (``GET /markets/{epic}``) is TRADEABLE.
+        Read at most every :attr:`status_ttl` seconds per epic (the risk manager's MARKET_CLOSED rule asks
+        this for opening orders only). If IG cannot be read: the last status read, else open (IG refuses a
+        deal on a closed market itself)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._status_cache.get(epic)
+        if cached is not None and now - cached[0] < self.status_ttl:
+            return cached[1]
+        try:
+            status = self.client.market(epic).snapshot.market_status
+        except IGError as exc:
+            log.warning("IG broker: GET /markets/%s failed (%s): market status unknown", epic, exc)
+            return cached[1] if cached is not None else True
+        is_open = (status or "").upper() == "TRADEABLE"
+        with self._lock:
+            self._status_cache[epic] = (now, is_open)
+        return is_open
 
     def _vpp_of(self, epic: str) -> float:
         return self._info(epic)[1]

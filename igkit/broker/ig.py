@@ -140,6 +140,8 @@ class IGBroker(Dealing):
         self._busy: set[str] = set()  # deal ids being closed / amended / deleted by this broker
         self._info_cache: dict[str, MarketFacts] = {}
         self._account_type: str | None = None
+        self._status_cache: dict[str, tuple[float, bool]] = {}
+        self.status_ttl = 30.0  # seconds a market status read from IG is trusted (market_open)
         self._box = ConfirmBox()
         self._stream: Any = None
         self._stream_sub: Any = None
