@@ -1,6 +1,7 @@
 """LiveEngine end to end on the Demo market with the paper broker: candles, signals and fills; the state
-seen by traitlets observers; a failing strategy; the kill switch from another thread; a daily-loss
-breach; the audit log; start/stop; live refused without confirmation.
+seen by traitlets observers (tick rate, last tick age, connection, working orders); a failing strategy;
+the kill switch from another thread; a daily-loss breach; an order the broker rejects for lack of funds;
+the audit log; start/stop; live refused without confirmation.
 
 Nothing is mocked: a real DemoFeed thread, TickHub, PaperBroker and RiskManager.
 """
@@ -24,7 +25,7 @@ from igkit.risk.limits import RiskLimits
 from igkit.risk.manager import RiskManager
 from igkit.strategy import SmaCross
 from igkit.ticks import TickHub
-from igkit.types import Mode
+from igkit.types import Direction, Mode, Order, OrderStatus, OrderType
 
 EPICS = ("CS.D.EURUSD.MINI.IP", "CS.D.GBPUSD.MINI.IP")
 START = pd.Timestamp("2026-11-17 08:00", tz="UTC")  # a Tuesday
@@ -375,3 +376,88 @@ def test_a_broker_failing_on_every_tick_is_reported_once_a_second_not_per_tick(t
     assert "quote handler broken" in errors[0].message
     audit_errors = [r for r in read_audit(tmp_path / "audit.jsonl") if r["kind"] == "error"]
     assert len(audit_errors) == len(errors)
+
+
+def test_state_reports_tick_rate_tick_age_connection_and_working_orders(tmp_path) -> None:
+    """The feed-health and order-book fields of the state: ``tick_rate`` follows the ticks actually handled,
+    ``last_tick_age`` is the age of the newest tick at the update, ``connection`` follows the feed, and a
+    working order resting at the paper broker shows in ``working_orders`` until it is cancelled."""
+    engine, _feed, broker = make(tmp_path, speed=20.0, duration=None)  # 2 × 4 ticks/s × 20 = ~160 ticks/s
+    st = engine.state
+    assert (st.connection, st.tick_rate, st.last_tick_age, st.working_orders) == ("DISCONNECTED", 0.0, None, ())
+    seen: list[tuple[float | None, int | None, int]] = []
+    st.observe(lambda _c: seen.append((st.last_tick_age, st.last_tick_ns, st.updated_ns)), "version")
+    epic = EPICS[0]
+    try:
+        engine.start()
+        wait_for(lambda: st.connection == "CONNECTED" and engine.ticks > 0, what="CONNECTED and ticking")
+        t0, n0 = time.monotonic(), engine.ticks
+        time.sleep(3.0)
+        measured = (engine.ticks - n0) / (time.monotonic() - t0)
+        wait_for(lambda: st.ticks >= engine.ticks - 50, what="the state to catch up")
+        assert measured > 50
+        assert 0.5 * measured < st.tick_rate < 1.5 * measured, (st.tick_rate, measured)
+
+        # last_tick_age: now - the newest tick (market time) at each update
+        ages = [(a, last, upd) for a, last, upd in seen if a is not None]
+        assert len(ages) > 10
+        for age, last, upd in ages:
+            assert age > 0 and age == pytest.approx((upd - last) / 1e9, abs=0.05)
+        assert st.last_tick_ns == max(v.last_tick_ns for v in st.instrument_states)
+
+        # a working order placed through the paper broker shows in the state, then goes when cancelled
+        _ts, bid, _ask = broker.quote(epic)
+        result = broker.submit(Order(epic, Direction.BUY, 1.0, OrderType.LIMIT, level=round(bid * 0.95, 5)))
+        assert result.status is OrderStatus.WORKING and result.deal_id
+        wait_for(lambda: any(w.deal_id == result.deal_id for w in st.working_orders), what="the working order")
+        (wo,) = [w for w in st.working_orders if w.deal_id == result.deal_id]
+        assert (wo.epic, wo.direction, wo.size, wo.order_type, wo.level) == (
+            epic, Direction.BUY, 1.0, OrderType.LIMIT, round(bid * 0.95, 5))
+        assert st.working_orders == tuple(broker.working_orders())
+        assert st.connection == "CONNECTED" and st.status is EngineStatus.RUNNING
+        broker.cancel_order(result.deal_id)
+        wait_for(lambda: st.working_orders == (), what="the cancelled order to leave the state")
+    finally:
+        engine.stop()
+    assert st.connection == "DISCONNECTED"  # the feed stopped
+
+
+def test_an_order_rejected_for_insufficient_funds_is_shown_audited_and_trading_goes_on(tmp_path) -> None:
+    """An order too big for the paper account (margin > available funds): the broker rejects it with IG's
+    INSUFFICIENT_FUNDS; the engine shows it REJECTED in the state, audits it as the broker's answer, and
+    keeps running (later bars are decided and tried again; no error, no ERROR status)."""
+    size = 60.0  # ~60 × 280 GBP of margin on a 10 000 GBP account
+    limits = RiskLimits(size=size, max_order_size=1_000, max_position=1_000, max_daily_loss=1e9)
+    engine, _feed, broker = make(tmp_path, speed=1200.0, duration=None, limits=limits, size=size,
+                                 strategy=SmaCross(fast=1, slow=2))
+    assert broker.rules(EPICS[0]).margin(size, 1.0) > broker.account().available
+
+    def rejected() -> list:
+        return [r for r in engine.state.orders if r.status is OrderStatus.REJECTED]
+
+    try:
+        engine.start()
+        wait_for(lambda: len(rejected()) >= 1, what="a REJECTED order in the state")
+        first = rejected()[0]
+        assert first.reason == "INSUFFICIENT_FUNDS" and first.order.size == size
+        candles = engine.candle_count
+        wait_for(lambda: engine.candle_count >= candles + 6 and len(rejected()) >= 4,
+                 what="more bars decided and tried after the rejection")
+        st = engine.state
+        assert st.status is EngineStatus.RUNNING and engine.running
+        assert all(r.reason == "INSUFFICIENT_FUNDS" for r in rejected())
+        assert st.positions == () and st.fills == () and broker.positions() == []
+        assert st.errors == ()
+    finally:
+        engine.stop()
+    recs = read_audit(tmp_path / "audit.jsonl")
+    ref = first.order.deal_reference
+    assert [r["ok"] for r in recs if r["kind"] == "risk" and r["deal_reference"] == ref] == [True]
+    assert [r["sent"] for r in recs if r["kind"] == "order" and r["deal_reference"] == ref] == [True]
+    (confirm,) = [r for r in recs if r["kind"] == "confirm" and r["deal_reference"] == ref]
+    assert confirm["status"] == "REJECTED" and confirm["broker_reason"] == "INSUFFICIENT_FUNDS"
+    assert confirm["size"] == size
+    assert not [r for r in recs if r["kind"] in ("fill", "error")]
+    assert [r["status"] for r in recs if r["kind"] == "status"] == ["STARTING", "RUNNING", "STOPPING", "STOPPED"]
+    first_t = next(i for i, r in enumerate(recs) if r.get("deal_reference") == ref)
+    assert sum(r["kind"] == "signal" for r in recs[first_t:]) >= 6  # the engine went on deciding

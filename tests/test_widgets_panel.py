@@ -252,7 +252,8 @@ def test_warmup_history_loads_with_a_progress_bar(panel: ControlPanel) -> None:
         panel.widgets.warmup.value = 20
     panel.start()
     eng = panel.engine
-    assert all(len(inst.history) == 20 for inst in eng.instruments.values())
+    for inst in eng.instruments.values():  # 20 bars loaded; the engine holds what its strategy reads
+        assert len(inst.history) == inst.history.total == min(20, eng.history_bars or 20) > 0
     assert panel.progress_bars and panel.progress_bars[0].n == 2 and panel.progress_bars[0].closed
 
 

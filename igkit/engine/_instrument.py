@@ -1,5 +1,6 @@
-"""Per-instrument pieces of the engine: the bounded candle history the strategy reads, the instrument's
-reader/builder/counters, and a rolling tick window for the data-quality report.
+"""Per-instrument pieces of the engine: the candle history the strategy reads (its ``lookback`` bars, or all
+of them), the instrument's reader/builder/counters and carried strategy state, and a rolling tick window
+for the data-quality report.
 
 Hand-written because the history is on the engine's hot path: a closed bar is appended to preallocated
 numpy columns (no Python object per bar kept), and the strategy's frame is built from column slices
@@ -58,13 +59,18 @@ _utc_index = _pick_index_builder()
 
 
 class History:
-    """The last ``size`` closed candles of one instrument as numpy columns; ``frame()`` → candle frame."""
+    """The closed candles of one instrument as numpy columns; ``frame()`` → candle frame.
 
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError(f"History: size must be >= 1, got {size!r}")
+    ``size``: the newest ``size`` bars are kept (a strategy's ``lookback``), or None: every bar since the
+    first, in columns that double their capacity when full (amortised O(1) per bar, no Python object per
+    bar), for a strategy whose signal may depend on the whole path.
+    """
+
+    def __init__(self, size: int | None) -> None:
+        if size is not None and size < 1:
+            raise ValueError(f"History: size must be >= 1 or None, got {size!r}")
         self.size = size
-        cap = 2 * size
+        cap = 2 * size if size is not None else 1024
         self._ts = np.zeros(cap, dtype=np.int64)
         self._f = np.zeros((_NF, cap), dtype=np.float64)
         self._n = np.zeros(cap, dtype=np.int64)
@@ -72,16 +78,33 @@ class History:
         self.total = 0  # bars ever appended
 
     def __len__(self) -> int:
-        return min(self._hi, self.size)
+        return self._hi if self.size is None else min(self._hi, self.size)
+
+    def _reserve(self, k: int) -> None:
+        """Room for ``k`` more rows (``k <= size`` when bounded): a bounded history moves its newest rows to
+        the front, an unbounded one grows."""
+        cap = self._ts.shape[0]
+        if self._hi + k <= cap:
+            return
+        if self.size is None:
+            self._grow(max(2 * cap, self._hi + k))
+            return
+        keep = min(self._hi, self.size - k)
+        lo = self._hi - keep
+        self._ts[:keep] = self._ts[lo : self._hi]
+        self._f[:, :keep] = self._f[:, lo : self._hi]
+        self._n[:keep] = self._n[lo : self._hi]
+        self._hi = keep
+
+    def _grow(self, cap: int) -> None:
+        hi = self._hi
+        ts, f, n = np.zeros(cap, dtype=np.int64), np.zeros((_NF, cap), dtype=np.float64), np.zeros(cap, np.int64)
+        ts[:hi], f[:, :hi], n[:hi] = self._ts[:hi], self._f[:, :hi], self._n[:hi]
+        self._ts, self._f, self._n = ts, f, n
 
     def append(self, c: Candle) -> None:
-        if self._hi == self._ts.shape[0]:  # full: keep the newest size - 1 rows at the front
-            keep = self.size - 1
-            lo = self._hi - keep
-            self._ts[:keep] = self._ts[lo : self._hi]
-            self._f[:, :keep] = self._f[:, lo : self._hi]
-            self._n[:keep] = self._n[lo : self._hi]
-            self._hi = keep
+        if self._hi == self._ts.shape[0]:
+            self._reserve(1)
         i = self._hi
         self._ts[i] = c[0]
         self._f[:, i] = c[1:13]
@@ -96,23 +119,28 @@ class History:
             raise DataError(f"history candles lack columns {missing} (igkit's candle schema)")
         if not isinstance(frame.index, pd.DatetimeIndex):
             raise DataError("history candles must have a DatetimeIndex of bar open times (UTC)")
-        frame = frame.iloc[-self.size :]
+        if self.size is not None:
+            frame = frame.iloc[-self.size :]
         index = pd.DatetimeIndex(frame.index)
         if index.tz is None:
             raise DataError("history candles: the index must be tz-aware UTC, got a naive DatetimeIndex")
-        ts = index.as_unit("ns").asi8
-        floats = frame[list(CANDLE_COLUMNS[:-1])].to_numpy(dtype=np.float64)
-        ticks = frame["ticks"].to_numpy(dtype=np.int64)
-        for k in range(len(frame)):
-            self.append(Candle._make([int(ts[k]), *floats[k].tolist(), int(ticks[k])]))
-        return len(frame)
+        k = len(frame)
+        if k:
+            self._reserve(k)
+            i = self._hi
+            self._ts[i : i + k] = index.as_unit("ns").asi8
+            self._f[:, i : i + k] = frame[list(CANDLE_COLUMNS[:-1])].to_numpy(dtype=np.float64).T
+            self._n[i : i + k] = frame["ticks"].to_numpy(dtype=np.int64)
+            self._hi = i + k
+            self.total += k
+        return k
 
     def merge(self, frame: pd.DataFrame, start_ns: int, end_ns: int) -> int:
         """Put repaired bars in place: held bars opening in ``[start_ns, end_ns)`` are replaced by ``frame``'s
         (or dropped where it has none), missing ones inserted in time order; only the newest ``size`` bars
-        are kept. Returns the number of bars taken from ``frame``."""
+        are kept (all of them when unbounded). Returns the number of bars taken from ``frame``."""
         hi = self._hi
-        lo = max(0, hi - self.size)
+        lo = 0 if self.size is None else max(0, hi - self.size)
         ts, f, n = self._ts[lo:hi], self._f[:, lo:hi], self._n[lo:hi]
         keep = (ts < start_ns) | (ts >= end_ns)
         if len(frame):
@@ -126,8 +154,13 @@ class History:
         all_ts = np.concatenate([ts[keep], rts])
         all_f = np.concatenate([f[:, keep], rf], axis=1)
         all_n = np.concatenate([n[keep], rn])
-        order = np.argsort(all_ts, kind="stable")[-self.size :]
+        order = np.argsort(all_ts, kind="stable")
+        if self.size is not None:
+            order = order[-self.size :]
         m = len(order)
+        if m > self._ts.shape[0]:
+            self._hi = 0
+            self._grow(2 * m)
         self._ts[:m] = all_ts[order]
         self._f[:, :m] = all_f[:, order]
         self._n[:m] = all_n[order]
@@ -141,7 +174,7 @@ class History:
     def frame(self) -> pd.DataFrame:
         """The held bars, oldest first, as a candle frame (its own copy: safe to keep)."""
         hi = self._hi
-        lo = max(0, hi - self.size)
+        lo = 0 if self.size is None else max(0, hi - self.size)
         ts = self._ts[lo:hi].copy()
         f = self._f[:, lo:hi].copy()
         n = self._n[lo:hi].copy()
@@ -172,10 +205,11 @@ class Instrument:
         "repairs",
         "signal",
         "signal_ns",
+        "state",
         "ticks",
     )
 
-    def __init__(self, epic: str, buffer: TickBuffer, freq: str, history: int) -> None:
+    def __init__(self, epic: str, buffer: TickBuffer, freq: str, history: int | None) -> None:
         self.epic = epic
         self.buffer = buffer
         self.reader: TickReader | None = None
@@ -190,6 +224,7 @@ class Instrument:
         self.last_candle: Candle | None = None
         self.signal: int | None = None
         self.signal_ns: int | None = None
+        self.state: Any = None  # what the strategy's step() carries from bar to bar
 
 
 def apply_repairs(inst: Instrument, freq_ns: int) -> int:
@@ -264,16 +299,26 @@ class QualityMonitor:
 
 
 def load_history(
-    instruments: Mapping[str, Instrument], history: pd.DataFrame | Mapping[str, pd.DataFrame] | None
+    instruments: Mapping[str, Instrument], history: pd.DataFrame | Mapping[str, pd.DataFrame] | None,
+    strategy: Any = None,
 ) -> None:
-    """Warm the instruments' histories with prior candles: one frame (one instrument) or ``{epic: frame}``."""
-    if history is None:
-        return
+    """Warm the instruments' histories with prior candles: one frame (one instrument) or ``{epic: frame}``;
+    and start each instrument's carried strategy state from its whole warm-up series (``start_state``; an
+    empty series where none is given), so the first live bar continues it as a backtest over both would."""
+    frames: dict[str, pd.DataFrame] = {}
     if isinstance(history, pd.DataFrame):
         if len(instruments) != 1:
             raise DataError("LiveEngine: history= as one frame needs exactly one instrument; pass {epic: frame}")
-        history = {next(iter(instruments)): history}
-    for epic, frame in history.items():
+        frames = {next(iter(instruments)): history}
+    elif history is not None:
+        frames = dict(history)
+    for epic in frames:
         if epic not in instruments:
             raise DataError(f"LiveEngine: history for {epic!r}, which is not one of {list(instruments)}")
-        instruments[epic].history.extend_frame(frame)
+    start = getattr(strategy, "start_state", None)
+    for epic, inst in instruments.items():
+        frame = frames.get(epic)
+        if frame is not None:
+            inst.history.extend_frame(frame)
+        if callable(start):
+            inst.state = start(frame if frame is not None else inst.history.frame())

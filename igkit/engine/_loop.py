@@ -1,8 +1,8 @@
-"""The engine thread's work, as a base class of :class:`~igkit.engine.LiveEngine`: wait, drain every reader,
-and per tick: candle builder → on a closed bar: history, ``strategy.signals``, target → orders, risk
-check, submit → THEN ``broker.on_tick`` with the same tick (the order that makes live equal the
-backtest). Also the broker listener (fills, order outcomes), the risk manager's daily P&L and halt, and
-the periodic housekeeping (quality reports, state updates).
+"""The engine thread's work, as a base class of :class:`~igkit.engine.LiveEngine`: wait, drain every reader, and
+per tick: candle builder → on a closed bar: history, ``strategy.step`` (the signal, and the state it carries
+to the next bar), target → orders, risk check, submit → THEN ``broker.on_tick`` with the same tick (the order
+that makes live equal the backtest). Also the broker listener (fills, order outcomes), the risk manager's
+daily P&L and halt, and the periodic housekeeping (quality reports, state updates).
 
 Kept apart from the life cycle, kill switch and state publishing in :mod:`igkit.engine.engine` so each
 module holds one job; the attributes it uses are declared below and set by ``LiveEngine.__init__``.
@@ -140,10 +140,11 @@ class TradingLoop:
         if not self._trading:
             return
         try:
-            sig = self.strategy.signals(inst.history.frame())
-            target = int(sig.to_numpy()[-1])
+            target, state = self.strategy.step(inst.history.frame(), inst.state)
             if target not in (-1, 0, 1):
                 raise DataError(f"{inst.epic}: strategy {self.strategy!r} gave target {target!r}, not -1/0/1")
+            target = int(target)
+            inst.state = state
         except Exception as exc:
             self._strategy_failed(inst.epic, exc)
             return
@@ -254,7 +255,8 @@ class TradingLoop:
     def _repairs(self) -> None:
         """Candle repairs from the feed (a StreamingFeed's backfills after a gap) merged into the histories
         once their bars have closed live (engine thread: the histories' only writer). The strategy sees the
-        repaired bars from its next signal on; signals already given are not recomputed."""
+        repaired bars from its next signal on; signals already given, and the state a path-dependent
+        strategy carries, are not recomputed."""
         take = getattr(self.feed, "take_repairs", None)
         if not callable(take):
             return

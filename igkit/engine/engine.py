@@ -1,9 +1,10 @@
 """``LiveEngine``: the live orchestrator — ticks → candles → strategy → risk → broker, on ONE thread.
 
 The engine thread waits on ``hub.wait_any``, drains every instrument's reader and handles each tick in
-this order: candle builder update → on a closed bar: append it to the bounded history, run
-``strategy.signals(history)`` (the very method the backtest runs), take the last value as the target,
-turn target × size into orders against the broker's net position, check each with the risk manager,
+this order: candle builder update → on a closed bar: append it to the history (the strategy's
+``lookback`` bars, or all), run ``strategy.step(history, state)`` (by default the last value of
+``signals``, the very method the backtest runs; a path-dependent strategy carries its state there) for
+the target, turn target × size into orders against the broker's net position, check each with the risk manager,
 submit → THEN ``broker.on_tick`` with the same tick. So a decision made at bar t's close is filled at the
 first tick of bar t+1, at the bar's open, exactly like :func:`igkit.backtest.backtest`.
 
@@ -70,8 +71,9 @@ class LiveEngine(TradingLoop):
         audit_path: JSON-lines audit log (None: no file). history: prior candles to warm up with, a
             candle frame (one instrument) or ``{epic: frame}``. kill_switch: a ``KillSwitch`` (default:
             ``KillSwitch(broker, risk)``). mode: overrides ``config.mode``. reversal: "net" (one order)
-            or "split" (close then open). history_bars: bars kept for the strategy (default
-            ``max(2 × warmup, warmup + 100)``). publish_interval: seconds between state updates.
+            or "split" (close then open). history_bars: bars kept for the strategy (default: its
+            ``lookback``; None there means every bar since the start, so a path-dependent strategy's live
+            signals equal the backtest's). publish_interval: seconds between state updates.
     """
 
     def __init__(
@@ -115,14 +117,10 @@ class LiveEngine(TradingLoop):
         if reversal not in ("net", "split"):
             raise ConfigError(f"LiveEngine: reversal must be 'net' or 'split', got {reversal!r}")
         self.reversal = reversal
-        warmup = int(getattr(strategy, "warmup", 0) or 0)
-        self.history_bars = history_bars or max(2 * warmup, warmup + 100)
-        if self.history_bars < max(warmup, 1):
-            raise ConfigError(f"LiveEngine: history_bars={self.history_bars} is below the strategy's warmup "
-                              f"({warmup})")
+        self.history_bars = _bars_kept(strategy, history_bars)
         self.instruments: dict[str, Instrument] = {
             e: Instrument(e, self.hub.buffer(e), self.freq, self.history_bars) for e in dict.fromkeys(epics)}
-        load_history(self.instruments, history)
+        load_history(self.instruments, history, strategy)
         self.publish_interval, self.max_recent = publish_interval, max_recent
         self.audit = AuditLog(audit_path)
         self.kill_switch: KillSwitch | Callable[[str], Any] = (
@@ -363,6 +361,27 @@ class LiveEngine(TradingLoop):
     def __repr__(self) -> str:
         return (f"<LiveEngine {self._status.value} mode={self.mode.value} instruments={list(self.instruments)} "
                 f"freq={self.freq} strategy={self.strategy!r}>")
+
+
+def _bars_kept(strategy: Strategy, history_bars: int | None) -> int | None:
+    """Bars of history the engine keeps per instrument: ``history_bars`` if given (at least the strategy's
+    ``lookback`` and ``warmup``), else the strategy's ``lookback`` (None: every bar since the start)."""
+    warmup = int(getattr(strategy, "warmup", 0) or 0)
+    need = getattr(strategy, "lookback", None)
+    if need is not None and (isinstance(need, bool) or not isinstance(need, int) or need < 1):
+        raise ConfigError(f"LiveEngine: strategy {strategy!r} has lookback={need!r}; it must be an int >= 1 or None")
+    if history_bars is None:
+        return None if need is None else max(need, 1)
+    if isinstance(history_bars, bool) or not isinstance(history_bars, int):
+        raise ConfigError(f"LiveEngine: history_bars must be an int or None, got {history_bars!r}")
+    floor = max(need or 0, warmup, 1)
+    if history_bars < floor:
+        raise ConfigError(f"LiveEngine: history_bars={history_bars} is below what the strategy needs ({floor} bars: "
+                          f"lookback {need}, warmup {warmup})")
+    if need is None:
+        log.warning("LiveEngine: history_bars=%d bounds %r, whose signals may depend on every bar since the start: "
+                    "its live signals may then differ from a backtest's", history_bars, strategy)
+    return history_bars
 
 
 @atexit.register

@@ -4,8 +4,11 @@ A strategy is a small immutable object: its parameters are declared as class att
 :class:`Param` (default, type, bounds, relations to other parameters), checked when the object is built,
 and never changed afterwards (``with_params`` returns a new one). Its one method,
 ``signals(candles) -> Series``, returns target positions in {-1, 0, +1} indexed like the candles, each
-computed from information up to that bar's close only. Subclasses that set ``name`` are registered by
-that name for the CLI and the config (``get_strategy("sma")``).
+computed from information up to that bar's close only. The live engine calls ``step`` once per closed bar
+(by default the last value of ``signals`` on the bars it keeps); ``lookback`` tells it how many bars to keep
+(None, the default: all of them), and a path-dependent built-in carries its state from bar to bar there so
+its live signals equal the backtest's without re-reading the whole history. Subclasses that set ``name``
+are registered by that name for the CLI and the config (``get_strategy("sma")``).
 
 Hand-written because it is igkit's own small contract, shared by the backtest, the sweep and the live
 engine; a dataclass would not give bounds, relations and clear errors naming the parameter.
@@ -253,6 +256,32 @@ class Strategy:
     def signals(self, candles: pd.DataFrame) -> pd.Series:
         """Target positions in {-1, 0, +1} (int8), indexed like ``candles``; bar t uses bars ≤ t only."""
         raise NotImplementedError(f"{type(self).__name__}.signals is not implemented")
+
+    # -- live, one bar at a time (the engine) ---------------------------------------------------------
+    @property
+    def lookback(self) -> int | None:
+        """Bars the live engine keeps for :meth:`step`: the signal of a bar must follow from that many
+        newest bars (itself included) and the state :meth:`step` carries. None (the default): it may
+        depend on every bar since the first one (a position held since, an exponential average), so the
+        engine keeps them all. A window-only strategy (``SmaCross``: ``slow``) says so and stays cheap."""
+        return None
+
+    def start_state(self, candles: pd.DataFrame) -> Any:
+        """The state :meth:`step` carries into the bar after the last of ``candles`` (a whole series from
+        its first bar, maybe empty: the engine's warm-up history). Default: None (nothing carried)."""
+        return None
+
+    def step(self, candles: pd.DataFrame, state: Any) -> tuple[int, Any]:
+        """The live engine's call on each closed bar: the signal of the last bar of ``candles`` and the
+        state to carry to the next bar.
+
+        ``candles`` hold the newest bars, at least :attr:`lookback` of them (every bar so far when it is
+        None), the just-closed one last; ``state`` is what :meth:`step` returned on the bar before (or
+        :meth:`start_state` on the warm-up history). The result must equal ``signals(every bar so
+        far).iloc[-1]``: that is what makes live trading equal the backtest (tested for the built-ins).
+        Default: the last value of :meth:`signals` on ``candles``; the state passes through unchanged.
+        """
+        return int(self.signals(candles).to_numpy()[-1]), state
 
     @staticmethod
     def to_signals(values: Any, candles: pd.DataFrame) -> pd.Series:

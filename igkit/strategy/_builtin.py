@@ -2,21 +2,31 @@
 
 Each reads the ``mid`` columns of the candles, is vectorised with numpy (see ``_indicators``), and is
 causal: the signal of bar t uses bars ≤ t only.
+
+Live, one bar at a time (``Strategy.step``): ``SmaCross`` depends on its windows only (``lookback`` =
+``slow``). The three enter-and-hold strategies hold a position since some earlier bar, and RSI's averages
+reach back to the first bar, so they carry that state from bar to bar (the position; Wilder's averages) and
+compute only the newest bar from a window of ``lookback`` bars: the same bits as ``signals`` over every bar,
+at a cost that does not grow with the history. A subclass that replaces ``signals`` gets the plain live path
+back (``signals`` over every bar), since the carried state follows the built-in's own rules.
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from igkit.strategy._base import Param, Strategy
 from igkit.strategy._indicators import (
+    RsiCarry,
     hold_state,
     rolling_max,
     rolling_mean,
     rolling_min,
     rolling_std,
-    rsi,
+    rsi_run,
     window_sums,
 )
 
@@ -26,6 +36,43 @@ __all__ = ["BollingerBands", "DonchianBreakout", "RsiReversion", "SmaCross"]
 # (~1e-15 relative) must not flip a signal, and real quotes differ far more.
 _EQ_REL = 1e-10
 _CHUNK = 1 << 15  # bars per chunk in SmaCross: 256 KiB per float scratch array
+
+Rules = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # long entry, short entry, long exit, short exit
+
+
+def _replaced(strategy: Strategy, owner: type[Strategy]) -> bool:
+    """True when a subclass replaced ``owner.signals``: its live ``step`` then falls back to the plain one
+    (``signals`` over every bar, ``lookback`` None), since the carried state follows ``owner``'s rules."""
+    return type(strategy).signals is not owner.signals
+
+
+class _Hold(Strategy):
+    """An enter-and-hold strategy: entry and exit conditions per bar (:meth:`_rules`, window-stable) and
+    :func:`hold_state`; live, the held position is the state carried from bar to bar."""
+
+    def _rules(self, candles: pd.DataFrame) -> Rules:
+        raise NotImplementedError
+
+    def _window(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def lookback(self) -> int | None:
+        return None if _replaced(self, _Hold) else self._window()
+
+    def signals(self, candles: pd.DataFrame) -> pd.Series:
+        pos = hold_state(*self._rules(candles)) if len(candles) else np.empty(0, np.int8)
+        return pd.Series(pos, index=candles.index, name="signal", copy=False)
+
+    def start_state(self, candles: pd.DataFrame) -> int:
+        return int(self.signals(candles).to_numpy()[-1]) if len(candles) else 0
+
+    def step(self, candles: pd.DataFrame, state: Any) -> tuple[int, Any]:
+        if _replaced(self, _Hold):
+            return super().step(candles, state)
+        li, si, lx, sx = (r[-1:] for r in self._rules(candles))
+        pos = int(hold_state(li, si, lx, sx, initial=int(state or 0))[0])
+        return pos, pos
 
 
 class SmaCross(Strategy):
@@ -47,6 +94,10 @@ class SmaCross(Strategy):
     def warmup(self) -> int:
         return self.slow
 
+    @property
+    def lookback(self) -> int:
+        return self.slow
+
     def signals(self, candles: pd.DataFrame) -> pd.Series:
         close = self.column(candles, "mid_close")
         n = close.shape[0]
@@ -56,14 +107,14 @@ class SmaCross(Strategy):
         return pd.Series(sig, index=candles.index, name="signal", copy=False)
 
 
-class DonchianBreakout(Strategy):
+class DonchianBreakout(_Hold):
     """Turtle-style channel breakout on the ``mid`` prices.
 
     Enters long when ``mid_close`` rises above the highest ``mid_high`` of the previous ``period`` bars
     (the current bar excluded), short when it falls below their lowest ``mid_low``. A long is held until
     ``mid_close`` falls below the lowest ``mid_low`` of the previous ``exit_period`` bars (then flat), or
     an opposite breakout reverses it; a short likewise with the highest ``mid_high``.
-    Warm-up: ``period + 1`` bars.
+    Warm-up: ``period + 1`` bars; live it carries the position and reads the last ``period + 1`` bars.
     """
 
     name = "donchian"
@@ -75,19 +126,18 @@ class DonchianBreakout(Strategy):
     def warmup(self) -> int:
         return self.period + 1
 
-    def signals(self, candles: pd.DataFrame) -> pd.Series:
+    def _window(self) -> int:
+        return self.period + 1
+
+    def _rules(self, candles: pd.DataFrame) -> Rules:
         close = self.column(candles, "mid_close")
         high = self.column(candles, "mid_high")
         low = self.column(candles, "mid_low")
-        n = close.shape[0]
         upper, lower = _previous(rolling_max(high, self.period)), _previous(rolling_min(low, self.period))
         xup = _previous(rolling_max(high, self.exit_period))
         xlow = _previous(rolling_min(low, self.exit_period))
         with np.errstate(invalid="ignore"):
-            long_in, short_in = close > upper, close < lower
-            long_out, short_out = close < xlow, close > xup
-        pos = hold_state(long_in, short_in, long_out, short_out) if n else np.empty(0, np.int8)
-        return pd.Series(pos, index=candles.index, name="signal", copy=False)
+            return close > upper, close < lower, close < xlow, close > xup
 
 
 class RsiReversion(Strategy):
@@ -95,7 +145,8 @@ class RsiReversion(Strategy):
 
     Enters long when RSI(``period``) < ``lower`` (oversold), short when RSI > ``upper`` (overbought);
     a long is closed once RSI ≥ ``exit`` and a short once RSI ≤ ``exit`` (flat until the next entry).
-    Needs ``0 < lower < exit < upper < 100``. Warm-up: ``period + 1`` bars.
+    Needs ``0 < lower < exit < upper < 100``. Warm-up: ``period + 1`` bars. Live it carries the position
+    and Wilder's averages (:class:`RsiState`) and reads the newest bar only.
     """
 
     name = "rsi"
@@ -109,20 +160,47 @@ class RsiReversion(Strategy):
     def warmup(self) -> int:
         return self.period + 1
 
-    def signals(self, candles: pd.DataFrame) -> pd.Series:
-        r = rsi(self.column(candles, "mid_close"), self.period)
+    @property
+    def lookback(self) -> int | None:
+        return None if _replaced(self, RsiReversion) else 1
+
+    def _positions(self, close: np.ndarray, state: RsiState | None) -> tuple[np.ndarray, RsiState]:
+        pos0, carry = (0, None) if state is None else (state.position, state.carry)
+        r, carry = rsi_run(close, self.period, carry)
+        if not close.shape[0]:
+            return np.empty(0, np.int8), RsiState(pos0, carry)
         with np.errstate(invalid="ignore"):
-            pos = hold_state(r < self.lower, r > self.upper, r >= self.exit, r <= self.exit)
+            pos = hold_state(r < self.lower, r > self.upper, r >= self.exit, r <= self.exit, initial=pos0)
+        return pos, RsiState(int(pos[-1]), carry)
+
+    def signals(self, candles: pd.DataFrame) -> pd.Series:
+        pos, _ = self._positions(self.column(candles, "mid_close"), None)
         return pd.Series(pos, index=candles.index, name="signal", copy=False)
 
+    def start_state(self, candles: pd.DataFrame) -> RsiState:
+        return self._positions(self.column(candles, "mid_close"), None)[1]
 
-class BollingerBands(Strategy):
+    def step(self, candles: pd.DataFrame, state: Any) -> tuple[int, Any]:
+        if _replaced(self, RsiReversion):
+            return super().step(candles, state)
+        _, new = self._positions(self.column(candles, "mid_close")[-1:], state)
+        return new.position, new
+
+
+class RsiState(NamedTuple):
+    """What :class:`RsiReversion` carries from bar to bar live: the position and Wilder's averages."""
+
+    position: int = 0
+    carry: RsiCarry = RsiCarry()
+
+
+class BollingerBands(_Hold):
     """Mean reversion on Bollinger bands of ``mid_close``.
 
     Middle band: SMA(``period``); bands: middle ± ``width`` × the population standard deviation over the
     same bars. Enters long when ``mid_close`` closes below the lower band, short above the upper band;
     a long is closed once the close is back at or above the middle band, a short at or below it.
-    Warm-up: ``period`` bars.
+    Warm-up: ``period`` bars; live it carries the position and reads the last ``period`` bars.
     """
 
     name = "bollinger"
@@ -134,13 +212,15 @@ class BollingerBands(Strategy):
     def warmup(self) -> int:
         return self.period
 
-    def signals(self, candles: pd.DataFrame) -> pd.Series:
+    def _window(self) -> int:
+        return self.period
+
+    def _rules(self, candles: pd.DataFrame) -> Rules:
         close = self.column(candles, "mid_close")
         mid = rolling_mean(close, self.period)
         dev = self.width * rolling_std(close, self.period)
         with np.errstate(invalid="ignore"):
-            pos = hold_state(close < mid - dev, close > mid + dev, close >= mid, close <= mid)
-        return pd.Series(pos, index=candles.index, name="signal", copy=False)
+            return close < mid - dev, close > mid + dev, close >= mid, close <= mid
 
 
 def _sma_cross(close: np.ndarray, a: int, b: int, sig: np.ndarray) -> None:

@@ -3,14 +3,24 @@
 Every function is causal and prefix-stable: the value at bar ``t`` depends on bars ``≤ t`` only and is
 computed by a single forward pass, so a longer history never changes an earlier value (the no-look-ahead
 tests rely on this). Undefined values are NaN.
+
+The window indicators (:func:`rolling_mean`, :func:`rolling_std`, :func:`rolling_max`, :func:`rolling_min`)
+are also window-stable: a bar's value is computed from its own window only, bit for bit the same whatever
+history precedes it, so the live engine can keep just the bars a window needs. The path-dependent parts
+(Wilder's averages in :func:`rsi_run`, the held position in :func:`hold_state`) take their state at the
+bar before the first one given and hand it back, so a computation split anywhere gives the same bits as
+one pass over everything.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["hold_state", "rolling_max", "rolling_mean", "rolling_min", "rolling_std", "rsi", "window_sums"]
+__all__ = ["RsiCarry", "hold_state", "rolling_max", "rolling_mean", "rolling_min", "rolling_std", "rsi", "rsi_run",
+           "window_sums"]
 
 
 def window_sums(y: np.ndarray, widths: tuple[int, ...]) -> dict[int, np.ndarray]:
@@ -63,8 +73,66 @@ def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
-    """Population standard deviation (ddof=0) over ``n`` bars (NaN for the first ``n - 1``)."""
-    return pd.Series(x).rolling(n, min_periods=n).std(ddof=0).to_numpy()
+    """Population standard deviation (ddof=0) over ``n`` bars (NaN for the first ``n - 1``).
+
+    Two passes per window: its mean (:func:`window_sums`), then the squared deviations from it added in
+    a fixed order, one vectorised pass per bar of the window. Unlike a running (add one, drop one)
+    variance, each value depends on its own window only (window-stable) and there is no cancellation.
+    """
+    out = np.full(x.shape[0], np.nan)
+    m = x.shape[0] - n + 1
+    if m <= 0:
+        return out
+    mean = window_sums(x, (n,))[n] / n
+    acc = np.zeros(m)
+    for k in range(n):
+        d = x[k : k + m] - mean
+        d *= d
+        acc += d
+    acc /= n
+    np.sqrt(acc, out=out[n - 1 :])
+    return out
+
+
+class RsiCarry(NamedTuple):
+    """Wilder's averages after a bar, to continue :func:`rsi_run` from the next one."""
+
+    gain: float = float("nan")  # average gain (NaN before the first price change)
+    loss: float = float("nan")  # average loss
+    changes: int = 0  # price changes seen so far
+    close: float = float("nan")  # the bar's close
+
+
+def _wilder(x: np.ndarray, n: int, seed: np.ndarray) -> np.ndarray:
+    """Wilder's exponential averages (alpha = 1/n) of each column of ``x``, continuing from ``seed`` (the
+    averages at the bar before; NaN: none yet, the first observation starts them). pandas' ``adjust=False``
+    recurrence keeps no state but the last average, so seeding it with that average continues a longer run
+    bit for bit."""
+    rows = np.concatenate((seed[None, :], x))
+    frame = pd.DataFrame(rows).ewm(alpha=1.0 / n, adjust=False, ignore_na=True).mean()
+    return frame.to_numpy()[1:]
+
+
+def rsi_run(close: np.ndarray, n: int, carry: RsiCarry | None = None) -> tuple[np.ndarray, RsiCarry]:
+    """Wilder's RSI of ``close`` continuing from ``carry`` (the state after the bar before ``close[0]``;
+    None: ``close`` is the whole series), and the state after the last bar. See :func:`rsi`."""
+    c = carry if carry is not None else RsiCarry()
+    if close.shape[0] == 0:
+        return np.empty(0), c
+    d = np.diff(close, prepend=c.close)
+    g = np.where(d > 0, d, 0.0)
+    lo = np.where(d < 0, -d, 0.0)
+    gap = np.isnan(d)
+    g[gap] = np.nan
+    lo[gap] = np.nan
+    avg = _wilder(np.column_stack((g, lo)), n, np.array([c.gain, c.loss]))
+    ag, al = avg[:, 0], avg[:, 1]
+    changes = c.changes + np.cumsum(~gap)
+    total = ag + al
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(total > 0, 100.0 * ag / total, 50.0)
+    out[np.isnan(total) | (changes < n)] = np.nan
+    return out, RsiCarry(float(ag[-1]), float(al[-1]), int(changes[-1]), float(close[-1]))
 
 
 def rsi(close: np.ndarray, n: int) -> np.ndarray:
@@ -73,35 +141,25 @@ def rsi(close: np.ndarray, n: int) -> np.ndarray:
     The first ``n`` bars are NaN (bar ``n`` is the first with ``n`` price changes). A bar with no losses
     at all in its average reads 100, one with no gains 0, one with neither 50.
     """
-    d = np.diff(close, prepend=np.nan)
-    g = np.where(d > 0, d, 0.0)
-    lo = np.where(d < 0, -d, 0.0)
-    g[:1] = np.nan
-    lo[:1] = np.nan
-    gain, loss = pd.Series(g), pd.Series(lo)
-    ag = gain.ewm(alpha=1.0 / n, adjust=False, min_periods=n, ignore_na=True).mean().to_numpy()
-    al = loss.ewm(alpha=1.0 / n, adjust=False, min_periods=n, ignore_na=True).mean().to_numpy()
-    total = ag + al
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(total > 0, 100.0 * ag / total, 50.0)
-    out[np.isnan(total)] = np.nan
-    return out
+    return rsi_run(close, n)[0]
 
 
 def hold_state(
-    long_entry: np.ndarray, short_entry: np.ndarray, long_exit: np.ndarray, short_exit: np.ndarray
+    long_entry: np.ndarray, short_entry: np.ndarray, long_exit: np.ndarray, short_exit: np.ndarray,
+    initial: int = 0,
 ) -> np.ndarray:
     """Positions of an enter-and-hold rule, vectorised: int8 in {-1, 0, +1}.
 
     At each bar an entry (long wins if both) sets the position; otherwise a long stays long until a
     ``long_exit`` bar and a short stays short until a ``short_exit`` bar, then it is flat until the next
-    entry. Equivalent to the loop ``pos = +1 if long_entry else -1 if short_entry else (0 if exit else pos)``.
+    entry. Equivalent to the loop ``pos = +1 if long_entry else -1 if short_entry else (0 if exit else pos)``
+    starting from ``pos = initial`` (the position held at the bar before the first one).
     """
     n = long_entry.shape[0]
     idx = np.arange(n)
     entry = np.where(long_entry, 1, np.where(short_entry, -1, 0)).astype(np.int8)
     last_entry = np.maximum.accumulate(np.where(entry != 0, idx, -1))
-    direction = np.where(last_entry >= 0, entry[np.maximum(last_entry, 0)], 0)
+    direction = np.where(last_entry >= 0, entry[np.maximum(last_entry, 0)], int(initial))
     last_lx = np.maximum.accumulate(np.where(long_exit, idx, -1))
     last_sx = np.maximum.accumulate(np.where(short_exit, idx, -1))
     exited = np.where(direction > 0, last_lx > last_entry, last_sx > last_entry)
