@@ -4,7 +4,7 @@ and a CandleBuilder per buffer, plus the feed's repairs) and the truth built fro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ from _waiting import wait as wait  # re-exported for the feed tests
 from igkit.candles import CandleBuilder, candles_to_frame, freq_to_ns, resample_arrays
 from igkit.feeds import Repair, StreamingFeed, repair_candles
 from igkit.ig import IGClient
-from igkit.sim import IGSimulator
+from igkit.sim import IGSimulator, RateLimits
 from igkit.ticks import TickHub
 
 FAST = {"stalled_timeout_ms": 500, "reconnect_timeout_ms": 500, "keepalive_ms": 1000, "retry_delay_ms": 500}
@@ -26,6 +26,23 @@ def client_for(sim: IGSimulator) -> IGClient:
     c = make_client(sim, historical_points_per_week=HUGE)
     c.login(sim.username, sim.password)
     return c
+
+
+def stream_sim(seed: int) -> Iterator[IGSimulator]:
+    """Body of a ``sim`` fixture: always open, 20 ticks/s per epic, no rate limits."""
+    with IGSimulator(always_open=True, seed=seed, tick_rate=20, rate_limits=RateLimits.unlimited(HUGE)) as s:
+        yield s
+
+
+def stream_client(sim: IGSimulator) -> Iterator[IGClient]:
+    """Body of a ``client`` fixture: :func:`client_for`, closed afterwards."""
+    c = client_for(sim)
+    yield c
+    c.close()
+
+
+def epics_of(sim: IGSimulator, n: int) -> list[str]:
+    return list(sim.prices.market.instruments)[:n]
 
 
 def make_feed(client: Any, hub: TickHub, epics: Iterable[str], **kw: Any) -> StreamingFeed:

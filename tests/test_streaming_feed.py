@@ -16,9 +16,11 @@ from _stream_feed import (
     HUGE,
     LiveCandles,
     assert_candles_match,
-    client_for,
     compare_with_truth,
+    epics_of,
     make_feed,
+    stream_client,
+    stream_sim,
     wait,
 )
 
@@ -26,7 +28,7 @@ from igkit.errors import AuthError, StreamError
 from igkit.ig import IGClient
 from igkit.ig.models import StreamingCredentials
 from igkit.ig.stream import tick_item
-from igkit.sim import IGSimulator, RateLimits
+from igkit.sim import IGSimulator
 from igkit.sim.lightstreamer.ig_hook import LS_STREAMER_KEY
 from igkit.ticks import FeedStatus, TickHub
 
@@ -35,19 +37,12 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture
 def sim() -> Iterator[IGSimulator]:
-    with IGSimulator(always_open=True, seed=3, tick_rate=20, rate_limits=RateLimits.unlimited(HUGE)) as s:
-        yield s
+    yield from stream_sim(3)
 
 
 @pytest.fixture
 def client(sim: IGSimulator) -> Iterator[IGClient]:
-    c = client_for(sim)
-    yield c
-    c.close()
-
-
-def epics_of(sim: IGSimulator, n: int) -> list[str]:
-    return list(sim.prices.market.instruments)[:n]
+    yield from stream_client(sim)
 
 
 def test_forty_instruments_every_update_arrives(sim: IGSimulator, client: IGClient) -> None:

@@ -11,12 +11,19 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
-from _stream_feed import EXACT, HUGE, client_for, make_feed, truth, wait
+from _stream_feed import (
+    EXACT,
+    make_feed,
+    stream_client,
+    stream_sim,
+    truth,
+    wait,
+)
 
 from igkit.broker import IGBroker
 from igkit.engine import LiveEngine
 from igkit.ig import IGClient
-from igkit.sim import IGSimulator, RateLimits
+from igkit.sim import IGSimulator
 from igkit.strategy import Strategy
 from igkit.ticks import FeedStatus, TickHub
 
@@ -36,15 +43,12 @@ class AlwaysLong(Strategy):
 
 @pytest.fixture
 def sim() -> Iterator[IGSimulator]:
-    with IGSimulator(always_open=True, seed=4, tick_rate=20, rate_limits=RateLimits.unlimited(HUGE)) as s:
-        yield s
+    yield from stream_sim(4)
 
 
 @pytest.fixture
 def client(sim: IGSimulator) -> Iterator[IGClient]:
-    c = client_for(sim)
-    yield c
-    c.close()
+    yield from stream_client(sim)
 
 
 def test_drop_with_an_open_position_reconciles_and_repairs_candles(sim: IGSimulator, client: IGClient) -> None:

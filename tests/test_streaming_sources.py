@@ -19,14 +19,21 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _stream_feed import FAST, HUGE, client_for, make_feed, wait
+from _stream_feed import (
+    FAST,
+    epics_of,
+    make_feed,
+    stream_client,
+    stream_sim,
+    wait,
+)
 
 from igkit.broker import IGBroker
 from igkit.errors import DataError, StreamError
 from igkit.ig import IGClient
 from igkit.ig.stream import MarketUpdate, StreamingClient, account_item, market_item, price_item
 from igkit.ig.stream._items import market_time_ns, market_update_time
-from igkit.sim import IGSimulator, RateLimits
+from igkit.sim import IGSimulator
 from igkit.sim.lightstreamer.ig_hook import LS_STREAMER_KEY, event_values
 from igkit.ticks import TickHub
 
@@ -37,19 +44,12 @@ EURUSD = "CS.D.EURUSD.MINI.IP"
 
 @pytest.fixture
 def sim() -> Iterator[IGSimulator]:
-    with IGSimulator(always_open=True, seed=11, tick_rate=20, rate_limits=RateLimits.unlimited(HUGE)) as s:
-        yield s
+    yield from stream_sim(11)
 
 
 @pytest.fixture
 def client(sim: IGSimulator) -> Iterator[IGClient]:
-    c = client_for(sim)
-    yield c
-    c.close()
-
-
-def epics_of(sim: IGSimulator, n: int) -> list[str]:
-    return list(sim.prices.market.instruments)[:n]
+    yield from stream_client(sim)
 
 
 def item_of(source: str, account: str, epic: str) -> str:
