@@ -92,3 +92,26 @@ def test_drop_with_an_open_position_reconciles_and_repairs_candles(sim: IGSimula
     assert list(ours.index) == list(want.index)
     for c in EXACT:
         np.testing.assert_array_equal(ours[c].to_numpy(), want[c].to_numpy(), err_msg=c)
+
+
+def test_ig_built_candles_are_compared_in_the_engines_quality_report(sim: IGSimulator, client: IGClient) -> None:
+    """With ``ig_candles`` on the feed, the engine's per-instrument quality report carries the comparison of
+    its own candles with IG's (the simulator's CHART:<epic>:SECOND): the same bars, equal to the last
+    digit."""
+    epic = "CS.D.EURUSD.MINI.IP"
+    hub = TickHub(100_000)
+    feed = make_feed(client, hub, [epic], freq="1s", ig_candles="SECOND")
+    broker = IGBroker(client, poll_interval=None, account_interval=60.0)
+    engine = LiveEngine(None, feed=feed, strategy=AlwaysLong(), broker=broker, hub=hub, freq="1s", size=1.0,
+                        history_bars=500, quality_interval=0.5)  # fmt: skip
+    engine.start()
+    try:
+        assert feed.wait_connected(15), feed.error
+        assert wait(lambda: engine.quality.get(epic, {}).get("ig_candles", {}).get("common", 0) >= 4, 15), \
+            engine.quality
+        rep = engine.quality[epic]["ig_candles"]
+        assert "error" not in rep and set(rep["max_abs_diff"]) >= {"bid_open", "bid_close", "ask_high", "ask_low"}
+        assert all(v == 0 for v in rep["max_abs_diff"].values()), rep
+    finally:
+        engine.close()
+        feed.stop()

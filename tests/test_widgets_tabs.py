@@ -104,3 +104,13 @@ def test_mode_badge_has_each_modes_colour_before_start(panel: ControlPanel) -> N
         wait_for(lambda c=color, m=mode: f"background:{c}" in panel.widgets.badge.value
                  and f">{MODE_LABELS[m]}</span>" in panel.widgets.badge.value, what=f"the {mode} badge")
     assert panel.engine is None
+
+
+def test_quality_tab_cell_for_the_comparison_with_igs_candles() -> None:
+    from igkit.widgets._render import _vs_ig
+
+    cmp = {"common": 12, "only_ours": 0, "only_theirs": 1, "max_abs_diff": {"bid_open": 0.0, "ask_low": 1e-5}}
+    assert _vs_ig(cmp) == "12 bars, max diff 1e-05"
+    assert _vs_ig({"common": 0, "max_abs_diff": {"bid_open": float("nan")}}) == "0 bars, max diff 0"
+    assert _vs_ig({"error": "DataError: x"}) == "error: DataError: x"
+    assert _vs_ig(None) == ""

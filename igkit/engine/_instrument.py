@@ -274,12 +274,17 @@ class QualityWindow:
 
 class QualityMonitor:
     """Quality reports of every instrument, one instrument per :meth:`step`, each refreshed every
-    ``interval`` seconds (spread out so the engine thread never pays for all of them at once)."""
+    ``interval`` seconds (spread out so the engine thread never pays for all of them at once).
+
+    ``compare(epic)``, when set (a feed that keeps IG-built candles), adds ``ig_candles`` to the report:
+    :func:`igkit.quality.compare_candles` of the engine's candles against IG's, summarised (``common``
+    bars, ``only_ours``/``only_theirs`` counts, ``max_abs_diff`` per bid/ask column)."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.windows: dict[str, QualityWindow] = {}
         self.reports: dict[str, dict[str, Any]] = {}
+        self.compare: Callable[[str], dict[str, Any]] | None = None
         self._next = 0.0
         self._i = 0
 
@@ -294,7 +299,19 @@ class QualityMonitor:
         epic = epics[self._i % len(epics)]
         self._i += 1
         self._next = now + self.interval / len(epics)
-        self.reports = {**self.reports, epic: self.windows[epic].report()}
+        rep = self.windows[epic].report()
+        if self.compare is not None:
+            try:
+                got = self.compare(epic)
+            except Exception as exc:  # a comparison must never stop the engine
+                rep["ig_candles"] = {"error": f"{type(exc).__name__}: {exc}"}
+            else:
+                rep["ig_candles"] = {
+                    "common": int(got["common"]), "only_ours": len(got["only_ours"]),
+                    "only_theirs": len(got["only_theirs"]),
+                    "max_abs_diff": {k: float(v) for k, v in got["max_abs_diff"].items()},
+                }  # fmt: skip
+        self.reports = {**self.reports, epic: rep}
         return True
 
 

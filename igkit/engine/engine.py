@@ -151,6 +151,10 @@ class LiveEngine(TradingLoop):
         self._thread: threading.Thread | None = None
         self._readers_made = False
         self._quality = QualityMonitor(quality_interval)
+        compare = getattr(feed, "compare", None)
+        if getattr(feed, "ig_candles", None) and callable(compare):
+            # IG-built candles against ours, in the quality report (engine thread: history is its own)
+            self._quality.compare = lambda epic: compare(epic, self.instruments[epic].history.frame())
         self._last_pub = 0.0
         self._dirty = False
         self._listening = False

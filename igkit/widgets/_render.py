@@ -7,6 +7,7 @@ Runs ONLY on the refresher thread. Each part is rebuilt only when its inputs cha
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -224,9 +225,13 @@ class Renderer:
         keys: list[str] = []
         for rep in q.values():
             for k in rep:
-                if k not in keys and not isinstance(rep[k], tuple | dict) and len(keys) < 10:
+                if k not in keys and not isinstance(rep[k], tuple | Mapping) and len(keys) < 10:
                     keys.append(k)
         rows = [[epic, *(_fmt(rep.get(k, "")) for k in keys)] for epic, rep in q.items()]
+        if any("ig_candles" in rep for rep in q.values()):  # the feed keeps IG's candles: how ours compare
+            keys.append("vs IG candles")
+            for row, rep in zip(rows, q.values(), strict=True):
+                row.append(_vs_ig(rep.get("ig_candles")))
         inst_rows = [[v.epic, v.ticks, v.lost, v.candles, _t(v.last_tick_ns)] for v in s["instrument_states"]]
         wd.quality.value = (_table(["epic", *keys], rows) + "<br>"
                             + _table(["epic", "ticks", "lost", "candles", "last tick"], inst_rows)
@@ -330,3 +335,13 @@ def _account_id(eng: Any) -> str | None:
 def _cents(x: float) -> float:
     """Rounded to cents, so a tiny negative residue shows as +0.00, not -0.00."""
     return round(float(x), 2) + 0.0
+
+
+def _vs_ig(cmp: Any) -> str:
+    """One cell: how many bars ours and IG's share and their largest difference (or the error)."""
+    if not cmp:
+        return ""
+    if "error" in cmp:
+        return f"error: {cmp['error']}"
+    diffs = [v for v in cmp.get("max_abs_diff", {}).values() if v == v]  # NaN: no common bar
+    return f"{cmp['common']} bars, max diff {max(diffs, default=0.0):g}"
