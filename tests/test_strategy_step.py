@@ -152,3 +152,33 @@ def test_a_subclass_replacing_signals_falls_back_to_every_bar(candles: pd.DataFr
         target, state = s.step(c.iloc[: t + 1], state)
         got.append(target)
     np.testing.assert_array_equal(got, full[100:])
+
+
+def test_sma_steps_on_numpy_columns_with_the_bits_of_signals() -> None:
+    """SmaCross takes the engine's column mapping (no DataFrame per bar) and gives, bar by bar, exactly
+    what signals() gives over every bar; a subclass that replaces signals() gets DataFrames again."""
+    from igkit.engine._instrument import History
+    from igkit.strategy import SmaCross
+
+    candles = load_history("EURUSD", "1min", "2024-03-04", "2024-03-05", seed=3, progress=False)
+    s = SmaCross(fast=3, slow=8)
+    assert s.columns_step
+    want = s.signals(candles).to_numpy()
+    h = History(s.lookback)
+    got = []
+    for row in candles.itertuples():
+        h.extend_frame(candles.loc[[row.Index]])
+        cols = h.columns()
+        assert set(cols) == set(candles.columns) and all(isinstance(v, np.ndarray) for v in cols.values())
+        got.append(s.step(cols, None)[0])
+    assert got == want.tolist() and {-1, 1} <= set(got)
+
+    class Inverted(SmaCross):
+        def signals(self, candles: pd.DataFrame) -> pd.Series:
+            return -super().signals(candles)
+
+    inv = Inverted(fast=3, slow=8)
+    assert not inv.columns_step and inv.lookback == 8
+    assert inv.step(candles.iloc[:50], None)[0] == -want[49]
+    with pytest.raises(Exception, match="mid_close"):
+        s.step({"bid_close": np.ones(10)}, None)

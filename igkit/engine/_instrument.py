@@ -171,6 +171,15 @@ class History:
     def last_ts(self) -> int | None:
         return int(self._ts[self._hi - 1]) if self._hi else None
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The held bars, oldest first, as ``{column: numpy array}`` views (no copy: valid until the next
+        append; for a strategy's :attr:`~igkit.strategy.Strategy.columns_step`)."""
+        hi = self._hi
+        lo = 0 if self.size is None else max(0, hi - self.size)
+        cols: dict[str, np.ndarray] = {name: self._f[j, lo:hi] for j, name in enumerate(CANDLE_COLUMNS[:_NF])}
+        cols["ticks"] = self._n[lo:hi]
+        return cols
+
     def frame(self) -> pd.DataFrame:
         """The held bars, oldest first, as a candle frame (its own copy: safe to keep)."""
         hi = self._hi

@@ -140,7 +140,9 @@ class TradingLoop:
         if not self._trading:
             return
         try:
-            target, state = self.strategy.step(inst.history.frame(), inst.state)
+            hist = inst.history
+            candles = hist.columns() if getattr(self.strategy, "columns_step", False) else hist.frame()
+            target, state = self.strategy.step(candles, inst.state)
             if target not in (-1, 0, 1):
                 raise DataError(f"{inst.epic}: strategy {self.strategy!r} gave target {target!r}, not -1/0/1")
             target = int(target)

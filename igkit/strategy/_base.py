@@ -266,6 +266,14 @@ class Strategy:
         engine keeps them all. A window-only strategy (``SmaCross``: ``slow``) says so and stays cheap."""
         return None
 
+    @property
+    def columns_step(self) -> bool:
+        """True when :meth:`step` reads its candles through :meth:`column` only: the live engine then hands
+        it the held bars as a ``{column: numpy array}`` mapping (oldest first; views, valid during the call)
+        instead of building a DataFrame each bar, which at a live pace, with cold caches, costs most of the
+        per-bar time. Default False (``step`` gets a DataFrame)."""
+        return False
+
     def start_state(self, candles: pd.DataFrame) -> Any:
         """The state :meth:`step` carries into the bar after the last of ``candles`` (a whole series from
         its first bar, maybe empty: the engine's warm-up history). Default: None (nothing carried)."""
@@ -293,12 +301,16 @@ class Strategy:
         return pd.Series(np.sign(arr).astype(np.int8), index=candles.index, name="signal")
 
     @staticmethod
-    def column(candles: pd.DataFrame, name: str) -> np.ndarray:
-        """A float64 numpy view of a candle column; DataError naming the column if it is missing."""
+    def column(candles: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
+        """A float64 numpy view of a candle column (of a frame, or of the engine's column mapping, see
+        :attr:`columns_step`); DataError naming the column if it is missing."""
         try:
             col = candles[name]
         except KeyError:
-            raise DataError(f"candles have no column {name!r} (columns: {list(candles.columns)})") from None
+            have = list(candles.columns) if isinstance(candles, pd.DataFrame) else list(candles)
+            raise DataError(f"candles have no column {name!r} (columns: {have})") from None
+        if isinstance(col, np.ndarray):
+            return col if col.dtype == np.float64 else col.astype(np.float64)
         return col.to_numpy(dtype=np.float64, copy=False)
 
 

@@ -98,6 +98,10 @@ class SmaCross(Strategy):
     def lookback(self) -> int:
         return self.slow
 
+    @property
+    def columns_step(self) -> bool:
+        return not _replaced(self, SmaCross)
+
     def signals(self, candles: pd.DataFrame) -> pd.Series:
         close = self.column(candles, "mid_close")
         n = close.shape[0]
@@ -105,6 +109,16 @@ class SmaCross(Strategy):
         if n >= self.slow:
             _sma_cross(close, self.fast, self.slow, sig)
         return pd.Series(sig, index=candles.index, name="signal", copy=False)
+
+    def step(self, candles: Any, state: Any) -> tuple[int, Any]:
+        if _replaced(self, SmaCross):
+            return super().step(candles, state)
+        close = self.column(candles, "mid_close")
+        if close.shape[0] < self.slow:
+            return 0, state
+        sig = np.zeros(self.slow, dtype=np.int8)  # the last bar's windows only: the bits signals() gives it
+        _sma_cross(close[-self.slow :], self.fast, self.slow, sig)
+        return int(sig[-1]), state
 
 
 class DonchianBreakout(_Hold):
