@@ -365,8 +365,9 @@ def test_expired_credentials_end_in_auth_error_then_new_password_resumes(
     env.passwords.add(PASSWORD2)
     try:
         env.server.drop("abort", session_id=client.session_id)
-        assert wait(lambda: client.error is not None, timeout=10)
-        assert isinstance(client.error, AuthError) and client.status == "DISCONNECTED" and len(errors) == 1
+        # the error is set, then on_error is called (on the library's thread): wait for both
+        assert wait(lambda: client.error is not None and len(errors) == 1, timeout=10)
+        assert isinstance(client.error, AuthError) and client.status == "DISCONNECTED"
         client.set_password(PASSWORD2)
         client.connect(timeout=5)
         assert sub.wait_subscribed(5)
