@@ -305,7 +305,7 @@ def test_end_with_a_final_code_stops_the_client_with_a_stream_error(
     client, _, _, _ = _ticks_setup(env, make_client, [EPICS[14]], on_error=errors.append)
     creates = env.server.stats["creates"]
     env.server.drop("end", code=32, session_id=client.session_id)  # 32: closed by the administrator
-    assert wait(lambda: client.status == "DISCONNECTED")
+    assert wait(lambda: client.status == "DISCONNECTED" and len(errors) == 1)  # both come on the library's thread
     assert client.server_error is not None and client.server_error[0] == 32
     assert len(errors) == 1 and isinstance(errors[0], StreamError) and not isinstance(errors[0], AuthError)
     time.sleep(0.5)
@@ -329,7 +329,7 @@ def test_unparsable_update_is_fatal_for_the_library(env: Env, make_client: Calla
     errors: list[Exception] = []
     client, _, _, _ = _ticks_setup(env, make_client, [EPICS[6]], on_error=errors.append)
     env.server.send_malformed("update")
-    assert wait(lambda: client.status == "DISCONNECTED")
+    assert wait(lambda: client.status == "DISCONNECTED" and len(errors) == 1)
     assert client.server_error is not None and client.server_error[0] == 61
     assert len(errors) == 1 and isinstance(errors[0], StreamError) and not isinstance(errors[0], AuthError)
 
