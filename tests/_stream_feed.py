@@ -4,6 +4,7 @@ and a CandleBuilder per buffer, plus the feed's repairs) and the truth built fro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -118,3 +119,23 @@ def assert_candles_match(ours: pd.DataFrame, want: pd.DataFrame, epic: str) -> N
     env_hi = (want["bid_high"] + want["ask_high"]).to_numpy() / 2
     env_lo = (want["bid_low"] + want["ask_low"]).to_numpy() / 2
     assert (hi[bf] <= env_hi[bf] + 1e-9).all() and (lo[bf] >= env_lo[bf] - 1e-9).all(), epic
+
+
+def collect_repairs(feed: StreamingFeed, live: LiveCandles) -> None:
+    """Once the feed's gaps are all closed: hand its repairs to ``live``, then wait for whole live bars
+    after the repaired span."""
+    assert wait(lambda: not feed.gaps.open_gaps and not feed.gaps.pending, 10), feed.stats()
+    live.repairs.extend(feed.take_repairs())
+    time.sleep(1.2)
+
+
+def assert_whole_candles(sim: IGSimulator, live: LiveCandles, epics: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """After the feed stopped: every epic's live candles (with repairs) equal those of the market's full tick
+    log. Returns our candles per epic."""
+    live.drain()
+    ours_by_epic = {}
+    for e in epics:
+        ours, want = compare_with_truth(sim, live, e)
+        assert_candles_match(ours, want, e)
+        ours_by_epic[e] = ours
+    return ours_by_epic

@@ -16,6 +16,8 @@ from _stream_feed import (
     HUGE,
     LiveCandles,
     assert_candles_match,
+    assert_whole_candles,
+    collect_repairs,
     compare_with_truth,
     epics_of,
     make_feed,
@@ -112,17 +114,12 @@ def test_drop_reconnects_and_candles_are_whole(sim: IGSimulator, client: IGClien
         assert wait(lambda: sim.stream.subscribed_items() == {tick_item(e) for e in epics}, 5)
         counts = {e: hub.buffer(e).total for e in epics}
         assert wait(lambda: all(hub.buffer(e).total > counts[e] + 10 for e in epics), 5)  # ticks flow again
-        assert wait(lambda: not feed.gaps.open_gaps and not feed.gaps.pending, 10), feed.stats()
-        live.repairs.extend(feed.take_repairs())
-        time.sleep(1.2)  # whole live bars after the repaired span
+        collect_repairs(feed, live)
     finally:
         feed.stop()
-    live.drain()
+    ours = assert_whole_candles(sim, live, epics)
     assert {r.epic for r in live.repairs} == set(epics)  # every disconnect is backfilled
-    for e in epics:
-        ours, want = compare_with_truth(sim, live, e)
-        assert ours["backfilled"].any()
-        assert_candles_match(ours, want, e)
+    assert all(ours[e]["backfilled"].any() for e in epics)
     assert hub.counters()["ig-stream"]["repairs"] >= len(epics)
 
 
@@ -180,15 +177,11 @@ def test_malformed_lines(sim: IGSimulator, client: IGClient) -> None:
         assert wait(lambda: feed.status is FeedStatus.CONNECTED and feed.clients[0].connected, 5)
         n = hub.buffer(epics[0]).total
         assert wait(lambda: hub.buffer(epics[0]).total > n + 10, 5)
-        assert wait(lambda: feed.repairs() != [] and not feed.gaps.open_gaps and not feed.gaps.pending, 10)
-        live.repairs.extend(feed.take_repairs())
-        time.sleep(1.2)  # whole live bars after the repaired span
+        assert wait(lambda: feed.repairs() != [], 10)
+        collect_repairs(feed, live)
     finally:
         feed.stop()
-    live.drain()
-    for e in epics:  # the feed went on, and nothing is missing from the candles
-        ours, want = compare_with_truth(sim, live, e)
-        assert_candles_match(ours, want, e)
+    assert_whole_candles(sim, live, epics)  # the feed went on, and nothing is missing from the candles
 
 
 class _BadStreamPassword(IGClient):
@@ -246,15 +239,10 @@ def test_expired_credentials_relogin_and_reconnect(sim: IGSimulator, client: IGC
         n = hub.buffer(epics[0]).total
         assert wait(lambda: hub.buffer(epics[0]).total > n + 10, 5)
         assert hub.counters()["ig-stream"]["reconnects"] == 1
-        assert wait(lambda: not feed.gaps.open_gaps and not feed.gaps.pending, 10), feed.stats()
-        live.repairs.extend(feed.take_repairs())
-        time.sleep(1.2)  # whole live bars after the repaired span
+        collect_repairs(feed, live)
     finally:
         feed.stop()
-    live.drain()
-    for e in epics:
-        ours, want = compare_with_truth(sim, live, e)
-        assert_candles_match(ours, want, e)
+    assert_whole_candles(sim, live, epics)
 
 
 def test_no_ticks_from_an_open_market_is_a_gap_backfilled(sim: IGSimulator, client: IGClient) -> None:
