@@ -625,3 +625,11 @@ def test_check_markets_names_markets_the_account_cannot_deal(broker: IGBroker) -
     assert "does not know this market" in problems["CS.D.NOPE.MINI.IP"]
     r = broker.submit(Order(FTSE, BUY, 1.0))  # what the warning foretold
     assert (r.status, r.reason) == (OrderStatus.REJECTED, "REJECT_SPREADBET_ORDER_ON_CFD_ACCOUNT")
+
+
+def test_market_status_comes_with_the_market_details_already_read(sim: IGSimulator, broker: IGBroker) -> None:
+    """GET /markets/{epic} is read once for the dealing rules; it also gives the status market_open() needs."""
+    broker.rules(EPIC)
+    reads = sim_calls(sim, "GET", f"/markets/{EPIC}")
+    assert broker.market_open(EPIC) is True  # the simulator's market is always open here
+    assert sim_calls(sim, "GET", f"/markets/{EPIC}") == reads

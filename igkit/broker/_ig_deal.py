@@ -54,7 +54,7 @@ class Dealing(BookKeeping):
         return self._info(epic).expiry or "-"
 
     def _open(self, order: Order, size: float, *, force_open: bool) -> OrderResult:
-        point = self._info(order.epic)[0]
+        point = self._info(order.epic).point
         kw: dict[str, Any] = {}
         if order.stop_distance is not None:
             kw["stop_distance"] = points(order.stop_distance, point)
@@ -98,7 +98,7 @@ class Dealing(BookKeeping):
     def _place_working(self, order: Order) -> OrderResult:
         if order.level is None or not (order.level > 0):
             return reject(order, "GENERAL_ERROR")
-        point = self._info(order.epic)[0]
+        point = self._info(order.epic).point
         kw: dict[str, Any] = {}
         if order.stop_distance is not None:
             kw["stop_distance"] = points(order.stop_distance, point)

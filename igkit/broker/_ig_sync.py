@@ -189,7 +189,7 @@ class BookKeeping:
         """``epic``'s dealing rules as IG states them (``GET /markets/{epic}``, read once): minimum size,
         minimum stop/limit distance in price units, margin factor, and this broker's value per point. The
         risk manager uses it; the catalog's rules if IG cannot be read."""
-        return self._info(epic)[2]
+        return self._info(epic).rules
 
     def _info(self, epic: str) -> MarketFacts:
         """``epic``'s point, value per point, rules and expiry, read once from IG."""
@@ -206,6 +206,7 @@ class BookKeeping:
         try:
             m = self.client.market(epic)
             expiry = m.instrument.expiry
+            self._remember_status(epic, m.snapshot.market_status)  # the same answer market_open() reads
             pip = _first_number(m.instrument.one_pip_means)
             point = pip * (m.snapshot.scaling_factor or 1.0) if pip else None
             contract = _first_number(m.instrument.contract_size)
@@ -251,13 +252,16 @@ class BookKeeping:
         except IGError as exc:
             log.warning("IG broker: GET /markets/%s failed (%s): market status unknown", epic, exc)
             return cached[1] if cached is not None else True
+        return self._remember_status(epic, status)
+
+    def _remember_status(self, epic: str, status: str | None) -> bool:
         is_open = (status or "").upper() == "TRADEABLE"
         with self._lock:
-            self._status_cache[epic] = (now, is_open)
+            self._status_cache[epic] = (time.monotonic(), is_open)
         return is_open
 
     def _vpp_of(self, epic: str) -> float:
-        return self._info(epic)[1]
+        return self._info(epic).value_per_point
 
     # -- TRADE stream ---------------------------------------------------------------------------------
     def on_trade_event(self, event: Any) -> None:
@@ -353,8 +357,8 @@ class BookKeeping:
         try:
             raw_p = self.client.positions()
             raw_w = self.client.working_orders()
-            remote_p = [position_from_ig(p, self._info(p.epic)[0]) for p in raw_p]
-            remote_w = [working_from_ig(w, self._info(w.epic)[0]) for w in raw_w]
+            remote_p = [position_from_ig(p, self._info(p.epic).point) for p in raw_p]
+            remote_w = [working_from_ig(w, self._info(w.epic).point) for w in raw_w]
         except IGError as exc:
             self._dirty = True
             report["error"] = f"{type(exc).__name__}: {exc}"
@@ -434,7 +438,7 @@ class BookKeeping:
         return report
 
     def _tol(self, epic: str) -> float:
-        return 0.5 * self._info(epic)[0]
+        return 0.5 * self._info(epic).point
 
     def _close_levels(self, positions: list[Position], since_ns: int | None) -> dict[str, tuple[float | None, int]]:
         """deal id → (level, time ns) at which IG closed each of ``positions`` (level None if not found),
