@@ -54,7 +54,6 @@ from typing import Any
 
 from igkit.broker._paper_book import EPS, Book, Pending
 from igkit.broker._paper_fx import fx_rate as _fx_rate
-from igkit.broker._paper_fx import fx_route
 from igkit.broker.base import BrokerListener
 from igkit.broker.rules import InstrumentRules, rules_for
 from igkit.errors import DataError
@@ -161,12 +160,12 @@ class PaperBroker:
             s = CATALOG.get(epic)
             if s is not None:
                 try:
-                    fx_route(s.currency, self.currency)
+                    rate = self.fx_rate(s.currency)
                 except ValueError as e:
                     raise ValueError(f"PaperBroker: cannot value {epic} (in {s.currency}) in the account currency "
                                      f"{self.currency}: {e}; pass value_per_point={{{epic!r}: ...}}") from None
                 self._conv[epic] = (float(s.contract_size), s.currency)
-                changes["value_per_point"] = float(s.contract_size) * self.fx_rate(s.currency)
+                changes["value_per_point"] = float(s.contract_size) * rate
         if isinstance(self._mf, int | float):
             changes["margin_factor"] = float(self._mf)
         elif self._mf is not None and epic in self._mf:

@@ -78,7 +78,11 @@ class History:
         self.total = 0  # bars ever appended
 
     def __len__(self) -> int:
-        return self._hi if self.size is None else min(self._hi, self.size)
+        return self._hi - self._lo()
+
+    def _lo(self) -> int:
+        """Row of the oldest bar held (rows before it are kept only until the next move to the front)."""
+        return 0 if self.size is None else max(0, self._hi - self.size)
 
     def _reserve(self, k: int) -> None:
         """Room for ``k`` more rows (``k <= size`` when bounded): a bounded history moves its newest rows to
@@ -139,8 +143,7 @@ class History:
         """Put repaired bars in place: held bars opening in ``[start_ns, end_ns)`` are replaced by ``frame``'s
         (or dropped where it has none), missing ones inserted in time order; only the newest ``size`` bars
         are kept (all of them when unbounded). Returns the number of bars taken from ``frame``."""
-        hi = self._hi
-        lo = 0 if self.size is None else max(0, hi - self.size)
+        hi, lo = self._hi, self._lo()
         ts, f, n = self._ts[lo:hi], self._f[:, lo:hi], self._n[lo:hi]
         keep = (ts < start_ns) | (ts >= end_ns)
         if len(frame):
@@ -174,16 +177,14 @@ class History:
     def columns(self) -> dict[str, np.ndarray]:
         """The held bars, oldest first, as ``{column: numpy array}`` views (no copy: valid until the next
         append; for a strategy's :attr:`~igkit.strategy.Strategy.columns_step`)."""
-        hi = self._hi
-        lo = 0 if self.size is None else max(0, hi - self.size)
+        hi, lo = self._hi, self._lo()
         cols: dict[str, np.ndarray] = {name: self._f[j, lo:hi] for j, name in enumerate(CANDLE_COLUMNS[:_NF])}
         cols["ticks"] = self._n[lo:hi]
         return cols
 
     def frame(self) -> pd.DataFrame:
         """The held bars, oldest first, as a candle frame (its own copy: safe to keep)."""
-        hi = self._hi
-        lo = 0 if self.size is None else max(0, hi - self.size)
+        hi, lo = self._hi, self._lo()
         ts = self._ts[lo:hi].copy()
         f = self._f[:, lo:hi].copy()
         n = self._n[lo:hi].copy()
